@@ -1,0 +1,95 @@
+"""Command lines built from settings dataclasses, and the one way scripts end on bad input.
+
+`parse(Args, argv)` turns each dataclass field into a `--kebab-case` option whose help line ends
+with "(default: X)", and builds the dataclass, so its checks run before any work is done.
+`run(main)` wraps a script's `main`: bad input ends with one line on stderr and exit code 2,
+Ctrl-C with exit code 130, never with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import types
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+from pg.config import UsageError
+
+__all__ = ["parse", "run", "fail"]
+
+C = TypeVar("C")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line: no usage block above it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse(cls: type[C], argv: Sequence[str] | None = None, *, description: str | None = None) -> C:
+    """Parse `argv` into the settings dataclass `cls`; exit 2 with one line on a bad value."""
+    parser = _Parser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
+    hints = typing.get_type_hints(cls)
+    flags = {}
+    for field in dataclasses.fields(cls):
+        flag = flags[field.name] = "--" + field.name.replace("_", "-")
+        kind = _scalar(hints[field.name])
+        help_line = field.metadata.get("help", "")
+        if kind is bool:
+            action = argparse.BooleanOptionalAction if field.default else "store_true"
+            parser.add_argument(flag, action=action, default=field.default, help=help_line)
+            continue
+        if "(default:" not in help_line:
+            help_line += f" (default: {field.default})"
+        choices = field.metadata.get("choices")
+        parser.add_argument(
+            flag, type=kind, default=field.default, choices=choices,
+            metavar=None if choices else field.name.upper(), help=help_line,
+        )
+    namespace = parser.parse_args(argv)
+    try:
+        return cls(**vars(namespace))
+    except UsageError as e:
+        message = str(e)
+        name = message.split(" ", 1)[0]
+        if name in flags:  # speak of the flag the user typed, not the field behind it
+            message = flags[name] + message[len(name):]
+        parser.error(message)
+
+
+def _scalar(kind) -> type:
+    """int, float, str or bool from a field's type; `X | None` gives X."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        (kind,) = [a for a in typing.get_args(kind) if a is not type(None)]
+    return kind
+
+
+def fail(message: object) -> NoReturn:
+    """End the script now: one line on stderr, exit code 2."""
+    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def run(main: Callable[[], int | None]) -> int:
+    """Call a script's `main` and turn the ways it can end into exit codes."""
+    try:
+        return main() or 0
+    except UsageError as e:
+        fail(e)
+    except KeyboardInterrupt:
+        print(f"{Path(sys.argv[0]).name}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `... | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as e:  # a full disk, a folder that vanished: the environment, not a bug
+        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        return 1

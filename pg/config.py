@@ -1,0 +1,88 @@
+"""Settings: one dataclass per entry point, a help line per field, checked when it is built.
+
+Each trainer has a settings dataclass (`SupervisedConfig`, ...). The same class feeds the
+trainer's keyword arguments and the script's flags (`pg.cli` turns its fields into `--kebab-case`
+options), so whatever a user can do from the command line they can do from Python, with the
+same defaults and the same checks. A bad value raises `UsageError` with one clear sentence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, TypeVar
+
+__all__ = [
+    "UsageError",
+    "setting",
+    "resolve",
+    "require",
+    "check_int",
+    "check_positive",
+    "check_finite",
+    "check_choice",
+    "check_run_name",
+    "check_logdir",
+]
+
+C = TypeVar("C")
+
+
+class UsageError(ValueError):
+    """Bad input from the user: a setting, a data file, a run folder. Scripts exit 2 on it."""
+
+
+def setting(default: Any, help: str, **metadata: Any) -> Any:
+    """A dataclass field with a help line (and optional `choices`) for `--help`."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+def resolve(cls: type[C], config: C | None, overrides: dict[str, Any], caller: str) -> C:
+    """`config` (or the defaults of `cls`) with keyword `overrides` applied and checked."""
+    base = cls() if config is None else config
+    if not isinstance(base, cls):
+        raise TypeError(f"{caller}(config=...) must be a {cls.__name__}, got {type(base).__name__}")
+    known = {f.name for f in dataclasses.fields(base)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(f"{caller}() got unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    return dataclasses.replace(base, **overrides) if overrides else base
+
+
+def require(ok: bool, message: str) -> None:
+    if not ok:
+        raise UsageError(message)
+
+
+def check_int(name: str, value: Any, minimum: int) -> None:
+    require(
+        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
+        f"{name} must be an integer >= {minimum}, got {value!r}",
+    )
+
+
+def check_positive(name: str, value: Any) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    require(ok, f"{name} must be a finite number > 0, got {value!r}")
+
+
+def check_finite(name: str, value: Any) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    require(ok, f"{name} must be a finite number, got {value!r}")
+
+
+def check_choice(name: str, value: Any, choices) -> None:
+    require(value in choices, f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_run_name(value: Any) -> None:
+    """A run name is one folder name: no separators, not '.' or '..'."""
+    if value is None:
+        return
+    ok = isinstance(value, str) and value.strip() == value and value not in ("", ".", "..")
+    require(ok and "/" not in value and "\\" not in value, f"run_name must be a plain folder name, got {value!r}")
+
+
+def check_logdir(value: Any) -> None:
+    """The root of the run folders: a non-empty path, or None for no logging."""
+    require(value is None or (isinstance(value, str) and value != ""), f"logdir must be a folder path or None, got {value!r}")

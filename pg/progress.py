@@ -1,0 +1,56 @@
+"""What a training run prints while it works: where it logs, then its progress.
+
+On a terminal: a tqdm bar with the latest values. Elsewhere (a pipe, a log file, CI): about ten
+plain lines spread over the run, so a log stays short whatever the step count. Silent when
+disabled, which is the default for the Python API.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+__all__ = ["Progress"]
+
+PLAIN_LINES = 10
+
+
+class Progress:
+    """Progress display of one run of `total` steps; use as a context manager."""
+
+    def __init__(self, enabled: bool, total: int, run_dir: Path | None, logdir: str | None):
+        self.enabled = enabled
+        self.total = total
+        self._bar = None
+        self._every = max(1, -(-total // PLAIN_LINES))  # ceil: at most PLAIN_LINES plain lines
+        if enabled and run_dir is not None:
+            print(f"run folder: {run_dir}   (view: tensorboard --logdir {logdir})", flush=True)
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, dynamic_ncols=True, leave=False, file=sys.stderr)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def wants(self, step: int, logging: bool) -> bool:
+        """Whether `update` at this step will show values (so the caller only computes them then)."""
+        if not self.enabled:
+            return False
+        if self._bar is not None:
+            return logging
+        return step % self._every == 0 or step == self.total - 1
+
+    def update(self, step: int, values: dict[str, float] | None = None) -> None:
+        """Advance by one step; show `values` if given."""
+        if self._bar is not None:
+            if values:
+                self._bar.set_postfix({k: f"{v:.7g}" for k, v in values.items()}, refresh=False)
+            self._bar.update(1)
+        elif values:
+            shown = "  ".join(f"{k} {v:.7g}" for k, v in values.items())
+            print(f"step {step + 1:>{len(str(self.total))}}/{self.total}  {shown}", flush=True)

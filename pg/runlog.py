@@ -1,0 +1,138 @@
+"""Run folders and TensorBoard logging: where every run's events, settings and figures go.
+
+A run folder is `<logdir>/<kind>/<run name>`, default `<logdir>/<kind>/<YYYYmmdd-HHMMSS>-seed<seed>`.
+It is created exclusively, so an existing run is never overwritten: a default name that is taken
+gets a `-2`, `-3`, ... suffix, and an explicit `run_name` that is taken is refused.
+
+Tag namespaces, one step counter per run (the optimiser step):
+    policy/<name>   every 0-dim trainable parameter (the bias, and the weight when it is trained)
+    grad/<name>     its gradient from autograd, before the optimiser step
+    loss/...        the training loss
+    p_b/hunger_<h>  p(B) at a few hunger values
+    reward/...      rewards (REINFORCE)
+and histograms `params/<name>` and `grads/<name>` of every parameter, every `HISTOGRAM_EVERY`
+logging points. The writer is closed (and so flushed) on any exit from its `with` block.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor, nn
+
+from pg.config import UsageError
+
+__all__ = ["RunLogger", "make_run_dir"]
+
+# Histograms cost far more than scalars; write them on every 10th logging point only.
+HISTOGRAM_EVERY = 10
+
+
+def make_run_dir(logdir: str | Path, kind: str, run_name: str | None, seed: int) -> Path:
+    """Create and return a new, empty run folder; raise UsageError if it cannot be created."""
+    root = Path(logdir) / kind
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"cannot create run folder under {root}: a file is in the way") from None
+    except OSError as e:
+        raise UsageError(f"cannot create run folder under {root}: {e.strerror}") from None
+    if run_name is not None:
+        return _mkdir_new(root / run_name, taken=f"run folder {root / run_name} already exists; runs are never overwritten, choose another --run-name")
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    for n in range(1, 1000):
+        path = root / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            return _mkdir_new(path, taken=None)
+        except FileExistsError:
+            continue
+    raise UsageError(f"cannot find a free run folder name under {root}")
+
+
+def _mkdir_new(path: Path, taken: str | None) -> Path:
+    try:
+        path.mkdir()
+    except FileExistsError:
+        if taken is None:
+            raise
+        raise UsageError(taken) from None
+    except OSError as e:
+        raise UsageError(f"cannot create run folder {path}: {e.strerror}") from None
+    return path
+
+
+class RunLogger:
+    """TensorBoard events and files of one run. With `run_dir=None` every method does nothing."""
+
+    def __init__(self, run_dir: Path | None):
+        self.run_dir = run_dir
+        self._writer = None
+        self._points = 0
+        if run_dir is not None:
+            from torch.utils.tensorboard import SummaryWriter  # lazy: only runs that log pay for it
+
+            self._writer = SummaryWriter(log_dir=str(run_dir))
+
+    def __enter__(self) -> RunLogger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def scalars(self, step: int, values: Mapping[str, float | Tensor]) -> None:
+        if self._writer is not None:
+            for tag, value in values.items():
+                self._writer.add_scalar(tag, value, step)
+
+    def policy(self, step: int, policy: nn.Module) -> None:
+        """Scalars of the 0-dim trainable parameters and their gradients; histograms of all."""
+        if self._writer is None:
+            return
+        named = [(name, p) for name, p in policy.named_parameters() if p.requires_grad]
+        for name, p in named:
+            if p.ndim == 0:
+                self._writer.add_scalar(f"policy/{name}", p, step)
+                if p.grad is not None:
+                    self._writer.add_scalar(f"grad/{name}", p.grad, step)
+        if self._points % HISTOGRAM_EVERY == 0:
+            for name, p in named:
+                self._writer.add_histogram(f"params/{name}", p.detach(), step)
+                if p.grad is not None:
+                    self._writer.add_histogram(f"grads/{name}", p.grad, step)
+        self._points += 1
+
+    def png(self, tag: str, png: bytes, step: int, filename: str) -> None:
+        """Save an encoded PNG in the run folder and log it as an image, without re-encoding."""
+        if self._writer is None:
+            return
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        (self.run_dir / filename).write_bytes(png)
+        width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # IHDR
+        image = Summary.Image(height=height, width=width, colorspace=4, encoded_image_string=png)
+        self._writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
+
+    def settings(self, settings: Mapping[str, Any], metrics: list[str], **extra: Any) -> None:
+        """Record the resolved settings: `config.json` in the run folder, the hparams plugin, text."""
+        if self._writer is None:
+            return
+        from torch.utils.tensorboard.summary import hparams
+
+        record = {**settings, **extra}
+        (self.run_dir / "config.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+        # Written into this run's own event file (SummaryWriter.add_hparams would start a new run),
+        # with the metrics pointing at scalar tags this run logs anyway.
+        plain = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in settings.items()}
+        for summary in hparams(plain, {tag: 0.0 for tag in metrics}):
+            self._writer.file_writer.add_summary(summary)
+        table = "\n".join(f"| {k} | {v} |" for k, v in record.items())
+        self._writer.add_text("settings", "| setting | value |\n|---|---|\n" + table)

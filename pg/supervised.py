@@ -1,0 +1,191 @@
+"""Supervised training: known labels, mean squared error, autograd.
+
+This is the article's review of backpropagation. The ideal output for each hunger value is known
+(`pg.data`), so the error of the network can be measured, its derivative with respect to the bias
+taken, and the bias moved against that derivative:
+
+    p_b  = policy(hunger)                        # (N,) p(B)
+    loss = mean((p_b - target)^2)                # MSE
+    loss.backward()                              # dMSE/db = (2/N) * sum((p - y) * p * (1 - p))
+    optimizer.step()                             # b <- b - lr * dMSE/db  (for plain SGD)
+
+With weight 20 the exact minimiser is b = -10. The error curve is nearly flat beyond b = -6
+(sigmoid saturation: the gradient shrinks like exp(2b)), so plain SGD at lr = 1 stalls far from
+it; see the README. The default optimiser, Rprop, steps by the sign of the gradient and reaches
+-10 in a few dozen steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from pg import figures
+from pg.config import (
+    check_choice,
+    check_int,
+    check_logdir,
+    check_positive,
+    check_run_name,
+    require,
+    resolve,
+    setting,
+)
+from pg.optim import OPTIMIZERS, make_optimizer
+from pg.policy import Policy
+from pg.progress import Progress
+from pg.runlog import RunLogger, make_run_dir
+
+__all__ = ["SupervisedConfig", "SupervisedResult", "train_supervised"]
+
+MAX_PROBES = 16  # p(B) is logged at up to this many distinct training hunger values
+
+
+@dataclass
+class SupervisedConfig:
+    """Settings of `train_supervised` and of `scripts/train_supervised.py` (as --kebab-case flags)."""
+
+    steps: int = setting(200, "optimiser steps, each on the whole data set")
+    optimizer: str = setting(
+        "rprop", "rprop steps by the gradient's sign, so it crosses the flat region",
+        choices=tuple(OPTIMIZERS),
+    )
+    lr: float = setting(0.1, "learning rate; for rprop, the initial step size")
+    seed: int = setting(0, "random seed for torch (initial weights of bigger networks); names the run")
+    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
+    run_name: str | None = setting(None, "run folder name under LOGDIR/supervised (default: <time>-seed<SEED>)")
+    log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
+
+    def __post_init__(self):
+        check_int("steps", self.steps, 1)
+        check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        check_positive("lr", self.lr)
+        check_int("seed", self.seed, 0)
+        check_logdir(self.logdir)
+        check_run_name(self.run_name)
+        check_int("log_every", self.log_every, 1)
+
+
+@dataclass
+class SupervisedResult:
+    """What a supervised run returns; the trained parameters are in the policy itself."""
+
+    loss: float  # MSE after the last step
+    steps: int
+    run_dir: Path | None  # None when logging was off
+    history: dict[str, list[float]]  # 'step', 'loss/mse' and 'policy/<name>' at every logging point
+
+
+def train_supervised(
+    policy: Policy,
+    hunger: Tensor,
+    target: Tensor,
+    *,
+    config: SupervisedConfig | None = None,
+    verbose: bool = False,
+    **settings,
+) -> SupervisedResult:
+    """Train `policy` in place on labelled data (hunger -> p(B)) by minimising the MSE.
+
+    Settings are the fields of `SupervisedConfig`, passed as keyword arguments (`steps=200`,
+    `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir="logs"` or None, `run_name`, `log_every`)
+    or as a `config`. `verbose` prints the run folder and progress. Raises `UsageError` (a
+    ValueError) for a bad setting or run folder before any training is done.
+    """
+    cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
+    hunger, target = _check_data(policy, hunger, target)
+    optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
+    run_dir = make_run_dir(cfg.logdir, "supervised", cfg.run_name, cfg.seed) if cfg.logdir else None
+    probes = _probe_indices(hunger)
+    scalar_params = {n: p for n, p in policy.named_parameters() if p.requires_grad and p.ndim == 0}
+    history: dict[str, list[float]] = {"step": [], "loss/mse": [], **{f"policy/{n}": [] for n in scalar_params}}
+
+    with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
+        log.settings(
+            dataclasses.asdict(cfg),
+            metrics=["loss/mse", *(f"policy/{n}" for n in scalar_params)],
+            trainer="supervised", initial_policy=repr(policy), examples=len(target), torch=torch.__version__,
+        )
+        for step in range(cfg.steps):
+            p_b = policy(hunger)  # (N,) p(B)
+            loss = F.mse_loss(p_b, target)  # mean over the N examples
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # the derivative of the error, before the step that uses it
+
+            logging = step % cfg.log_every == 0 or step == cfg.steps - 1
+            if logging:
+                log.scalars(step, {"loss/mse": loss, **{tag: p_b[i] for tag, i in probes.items()}})
+                log.policy(step, policy)
+                history["step"].append(step)
+                history["loss/mse"].append(loss.item())
+                for n, p in scalar_params.items():
+                    history[f"policy/{n}"].append(p.item())
+            shown = None
+            if progress.wants(step, logging):
+                shown = {**{n: p.item() for n, p in scalar_params.items()}, "loss": loss.item()}
+            progress.update(step, shown)
+            optimizer.step()
+
+        with torch.no_grad():
+            final_loss = F.mse_loss(policy(hunger), target).item()
+        if "bias" in scalar_params and run_dir is not None:
+            path = history["policy/bias"] + [policy.bias.item()]
+            log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), cfg.steps, "mse_vs_bias.png")
+
+    return SupervisedResult(loss=final_loss, steps=cfg.steps, run_dir=run_dir, history=history)
+
+
+def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Labels must be (N,) probabilities matching N observations; cast to the policy's dtype."""
+    for name, t in (("hunger", hunger), ("target", target)):
+        require(isinstance(t, Tensor) and t.is_floating_point(), f"{name} must be a floating-point tensor")
+    require(
+        target.ndim == 1 and len(target) == len(hunger) > 0,
+        f"target must have shape (N,) for hunger of shape (N,) or (N, d), "
+        f"got hunger {tuple(hunger.shape)} and target {tuple(target.shape)}",
+    )
+    require(bool(((target >= 0) & (target <= 1)).all()), "target values must be probabilities in [0, 1]")
+    like = next(policy.parameters())
+    return hunger.to(like), target.to(like)
+
+
+def _probe_indices(hunger: Tensor) -> dict[str, int]:
+    """Tag -> index of the first example of each distinct hunger value (1-wide obs only)."""
+    if hunger.ndim == 2 and hunger.shape[1] != 1:
+        return {}
+    firsts: dict[float, int] = {}
+    for i, h in enumerate(hunger.reshape(-1).tolist()):
+        firsts.setdefault(h, i)
+    values = sorted(firsts)
+    if len(values) > MAX_PROBES:
+        values = [values[round(k * (len(values) - 1) / (MAX_PROBES - 1))] for k in range(MAX_PROBES)]
+    return {f"p_b/hunger_{h:g}": firsts[h] for h in values}
+
+
+def _mse_curve_png(policy: Policy, hunger: Tensor, target: Tensor, path: list[float]) -> bytes:
+    """The article's graph for this policy: MSE and dMSE/db over a range of biases.
+
+    Every other parameter stays at its trained value; the bias is swapped in through
+    `torch.func.functional_call`, so this works for any policy with a scalar `bias`.
+    """
+    from torch.func import functional_call, grad_and_value, vmap
+
+    path = [b for b in path if math.isfinite(b)]
+    lo, hi = min([-25.0, *path]) - 2.0, max([5.0, *path]) + 2.0
+    biases = torch.linspace(lo, hi, 401, dtype=policy.bias.dtype, device=policy.bias.device)
+
+    def mse_at(bias: Tensor) -> Tensor:
+        return F.mse_loss(functional_call(policy, {"bias": bias}, (hunger,)), target)
+
+    with torch.no_grad():
+        slope, loss = vmap(grad_and_value(mse_at))(biases)
+    return figures.loss_curve_png(
+        biases.tolist(), loss.tolist(), slope.tolist(), path,
+        loss_name="MSE", title=f"{type(policy).__name__}: error against the bias (other parameters as trained)",
+    )

@@ -1,0 +1,54 @@
+"""Train the hunger policy on known labels: mean squared error and autograd.
+
+The article's starting point: when the ideal output p(B) is known for each hunger value, the
+error has a derivative with respect to the bias, and the bias follows it downhill.
+
+    python scripts/train_supervised.py                                  # defaults, about a second
+    python scripts/train_supervised.py --optimizer sgd --lr 1 --steps 20000   # stalls near -6.9
+    python scripts/train_supervised.py --data my_labels.csv             # columns hunger,p_b
+    tensorboard --logdir logs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+import pg
+from pg import cli
+from pg.config import check_finite, setting
+
+
+@dataclass
+class Args(pg.SupervisedConfig):
+    weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
+    train_weight: bool = setting(False, "train the weight as well as the bias")
+    data: str | None = setting(None, "CSV file with columns hunger,p_b (default: the article's table)")
+    quiet: bool = setting(False, "print only the final summary")
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_finite("weight", self.weight)
+
+
+def main() -> None:
+    args = cli.parse(Args, description=__doc__)
+    hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
+
+    torch.manual_seed(args.seed)
+    policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight)
+    result = pg.train_supervised(policy, hunger, target, config=args, verbose=not args.quiet)
+
+    print(f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE {result.loss:.6g}")
+    with torch.no_grad():
+        p_b = policy(hunger)
+    print("hunger   p(B)      target")
+    for h, p, y in zip(hunger.tolist(), p_b.tolist(), target.tolist()):
+        print(f"{h:<8.3g} {p:<9.6f} {y:g}")
+    if result.run_dir is not None:
+        print(f"run folder: {result.run_dir}   (view: tensorboard --logdir {args.logdir})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli.run(main))

@@ -1,0 +1,169 @@
+"""`pg.train_supervised`: convergence of the defaults, TensorBoard output, settings, run folders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+import pg
+from conftest import only_run_dir, read_events, read_scalars
+
+
+def test_the_defaults_converge_to_bias_minus_10_within_0_1():
+    policy = pg.HungerPolicy()
+    hunger, target = pg.article_data()
+    result = pg.train_supervised(policy, hunger, target, logdir=None)
+    assert abs(policy.bias.item() + 10) < 0.1
+    assert result.loss == pytest.approx(5.726034e-08, rel=1e-3)  # the golden minimum
+    assert policy.weight.item() == 20.0  # untouched: only the bias is trained
+
+
+@pytest.mark.parametrize("optimizer, lr", [("adam", 0.1), ("sgd", 1.0)])
+def test_sgd_and_adam_head_downhill_but_crawl_in_the_flat_region_where_rprop_arrives(optimizer, lr):
+    hunger, target = pg.article_data()
+    policy = pg.HungerPolicy()
+    result = pg.train_supervised(policy, hunger, target, optimizer=optimizer, lr=lr, steps=300, logdir=None)
+    assert -7.0 < policy.bias.item() < -3.0  # the right direction, still far from -10
+    assert result.loss < 2.564509e-01 / 100  # yet the error already looks small: the flat region
+    rprop = pg.HungerPolicy()
+    pg.train_supervised(rprop, hunger, target, optimizer="rprop", lr=0.1, steps=300, logdir=None)
+    assert abs(rprop.bias.item() + 10) < 0.01
+
+
+def test_training_the_weight_too_fits_the_labels_better_than_the_bias_alone():
+    hunger, target = pg.article_data()
+    free = pg.HungerPolicy(train_weight=True)
+    result = pg.train_supervised(free, hunger, target, logdir=None)
+    assert free.weight.item() > 20.0  # separable data: a steeper step always fits better
+    assert result.loss < 5.726034e-08
+    assert (free(hunger) - target).abs().max() < 1e-3
+
+
+def test_the_history_has_one_point_per_logging_step_and_ends_at_the_last_step():
+    result = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=23, log_every=5, logdir=None)
+    assert result.history["step"] == [0, 5, 10, 15, 20, 22]
+    assert len(result.history["loss/mse"]) == len(result.history["policy/bias"]) == 6
+    assert result.history["policy/bias"][0] == 0.0
+    assert result.history["loss/mse"][0] == pytest.approx(2.564509e-01, rel=1e-6)
+    assert result.run_dir is None
+
+
+def test_tensorboard_events_hold_every_tag_at_every_logging_step(logdir):
+    policy = pg.HungerPolicy()
+    result = pg.train_supervised(policy, *pg.article_data(), steps=23, log_every=5, logdir=str(logdir))
+    scalars = read_scalars(result.run_dir)
+    expected_tags = {"policy/bias", "grad/bias", "loss/mse", "p_b/hunger_0", "p_b/hunger_0.1", "p_b/hunger_0.9", "p_b/hunger_1"}
+    assert expected_tags <= set(scalars)
+    for tag in expected_tags:
+        assert [step for step, _ in scalars[tag]] == [0, 5, 10, 15, 20, 22], tag
+    # the values are the ones the trainer saw: bias 0 and the golden derivative at step 0
+    assert scalars["policy/bias"][0][1] == 0.0
+    assert scalars["grad/bias"][0][1] == pytest.approx(1.087390e-01, rel=1e-5)
+    assert scalars["p_b/hunger_0"][0][1] == 0.5
+    assert [v for _, v in scalars["policy/bias"]] == pytest.approx(result.history["policy/bias"])
+
+
+def test_the_run_records_settings_as_json_hparams_and_the_error_curve_figure(logdir):
+    result = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=5, lr=0.2, logdir=str(logdir))
+    saved = json.loads((result.run_dir / "config.json").read_text())
+    assert saved["lr"] == 0.2 and saved["steps"] == 5 and saved["optimizer"] == "rprop"
+    assert saved["trainer"] == "supervised" and saved["examples"] == 4
+    acc = read_events(result.run_dir)
+    hparams = acc.PluginTagToContent("hparams")
+    start = HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
+    assert start.hparams["lr"].number_value == 0.2 and start.hparams["optimizer"].string_value == "rprop"
+    experiment = HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
+    assert {m.name.tag for m in experiment.metric_infos} == {"loss/mse", "policy/bias"}
+    assert acc.Tags()["images"] == ["figures/mse_vs_bias"]
+    png = (result.run_dir / "mse_vs_bias.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert acc.Images("figures/mse_vs_bias")[0].encoded_image_string == png
+
+
+def test_the_default_run_folder_is_time_and_seed_and_is_never_reused(logdir):
+    first = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir))
+    second = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir))
+    assert first.run_dir.parent == second.run_dir.parent == logdir / "supervised"
+    assert first.run_dir.name.endswith("-seed7") or "-seed7-" in first.run_dir.name
+    assert first.run_dir != second.run_dir
+    assert len(list(first.run_dir.glob("events.out.tfevents.*"))) == 1
+
+
+def test_an_explicit_run_name_that_exists_is_refused_and_left_untouched(logdir):
+    first = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=2, run_name="mine", logdir=str(logdir))
+    before = sorted(p.name for p in first.run_dir.iterdir())
+    policy = pg.HungerPolicy()
+    with pytest.raises(pg.UsageError, match="already exists"):
+        pg.train_supervised(policy, *pg.article_data(), steps=2, run_name="mine", logdir=str(logdir))
+    assert sorted(p.name for p in first.run_dir.iterdir()) == before
+    assert policy.bias.item() == 0.0  # refused before any training
+
+
+@pytest.mark.parametrize(
+    "settings, words",
+    [
+        ({"steps": -1}, "steps must be an integer >= 1"),
+        ({"steps": 2.5}, "steps must be an integer"),
+        ({"lr": 0.0}, "lr must be a finite number > 0"),
+        ({"lr": float("nan")}, "lr must be a finite number > 0"),
+        ({"optimizer": "lbfgs"}, "optimizer must be one of sgd, adam, rprop"),
+        ({"log_every": 0}, "log_every must be an integer >= 1"),
+        ({"run_name": "../escape"}, "run_name must be a plain folder name"),
+        ({"logdir": ""}, "logdir must be a folder path or None"),
+    ],
+)
+def test_a_bad_setting_is_refused_with_one_clear_sentence(settings, words):
+    with pytest.raises(pg.UsageError, match=words.replace("(", r"\(")):
+        pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), **{"logdir": None, **settings})
+
+
+def test_an_unknown_setting_is_a_type_error_that_lists_the_known_ones():
+    with pytest.raises(TypeError, match="unknown setting step; known: .*steps"):
+        pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), step=3)
+
+
+def test_labels_of_the_wrong_shape_or_outside_0_1_are_refused():
+    hunger, target = pg.article_data()
+    with pytest.raises(pg.UsageError, match=r"target must have shape \(N,\)"):
+        pg.train_supervised(pg.HungerPolicy(), hunger, target[:3], logdir=None)
+    with pytest.raises(pg.UsageError, match=r"probabilities in \[0, 1\]"):
+        pg.train_supervised(pg.HungerPolicy(), hunger, target * 2, logdir=None)
+
+
+def test_a_logdir_that_cannot_hold_folders_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(pg.UsageError, match="cannot create run folder"):
+        pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), logdir=str(blocker / "logs"))
+
+
+class FailsAtCall(pg.HungerPolicy):
+    """Raises on its 8th forward pass, as a bug or a Ctrl-C in the middle of training would."""
+
+    def __init__(self, error):
+        super().__init__()
+        self.calls, self.error = 0, error
+
+    def logits(self, obs):
+        self.calls += 1
+        if self.calls == 8:
+            raise self.error
+        return super().logits(obs)
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
+def test_events_written_before_a_crash_or_ctrl_c_are_flushed_to_disk(logdir, error):
+    with pytest.raises(type(error)):
+        pg.train_supervised(FailsAtCall(error), *pg.article_data(), steps=50, log_every=2, logdir=str(logdir))
+    scalars = read_scalars(only_run_dir(logdir, "supervised"))
+    assert [step for step, _ in scalars["policy/bias"]] == [0, 2, 4, 6]
+
+
+def test_float64_policy_and_float32_data_train_in_the_policy_dtype():
+    policy = pg.HungerPolicy(dtype=torch.float64)
+    result = pg.train_supervised(policy, *pg.article_data(torch.float32), logdir=None)
+    assert policy.bias.dtype == torch.float64
+    assert result.loss == pytest.approx(5.726034e-08, rel=1e-4)

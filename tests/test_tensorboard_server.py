@@ -1,0 +1,67 @@
+"""Viewing the curves: the real `tensorboard` server serves what a short run logged."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import pg
+
+
+def start_tensorboard(logdir: Path) -> tuple[subprocess.Popen, str]:
+    """Start `tensorboard --logdir` on 127.0.0.1 and a free port; return it and its base URL."""
+    exe = shutil.which("tensorboard") or str(Path(sys.executable).parent / "tensorboard")
+    server = subprocess.Popen(
+        [exe, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", "0", "--load_fast", "false"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 60
+    seen = []
+    while time.monotonic() < deadline:
+        line = server.stdout.readline()
+        if not line and server.poll() is not None:
+            break
+        seen.append(line)
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+        if match:
+            return server, match.group(1)
+    server.kill()
+    pytest.fail("tensorboard did not start:\n" + "".join(seen))
+
+
+def get_json(url: str, timeout: float = 30.0):
+    """GET a JSON document, retrying while the server is still loading the run."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.load(response)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
+def test_a_short_run_s_bias_curve_is_served_by_a_real_tensorboard(tmp_path):
+    logdir = tmp_path / "logs"
+    result = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=30, log_every=5, logdir=str(logdir))
+    server, base = start_tensorboard(logdir)
+    try:
+        run = result.run_dir.relative_to(logdir).as_posix()
+        query = urllib.parse.urlencode({"run": run, "tag": "policy/bias"})
+        points = get_json(f"{base}/data/plugin/scalars/scalars?{query}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert [step for _, step, _ in points] == [0, 5, 10, 15, 20, 25, 29]
+    assert [value for _, _, value in points] == pytest.approx(result.history["policy/bias"])
+    assert abs(points[-1][2] + 10) < 0.1
