@@ -1,22 +1,34 @@
 """pg: why policy gradients exist, in runnable and tested PyTorch.
 
 One tiny policy, p(B) = sigmoid(weight * hunger + bias), trained two ways on the same module:
-with known labels (`train_supervised`: MSE + autograd) and without them (REINFORCE).
+with known labels (`train_supervised`: MSE + autograd) and without them (`train_reinforce`:
+sample an action, guess it was right, weight the guess by its reward).
 """
 
 from pg.config import UsageError
 from pg.data import DataError, article_data, load_csv
-from pg.policy import HungerPolicy, Policy
+from pg.env import HungerBandit
+from pg.losses import MeanBaseline, reinforce_loss
+from pg.policy import HungerPolicy, Policy, actions_from_uniform, sample_actions
+from pg.reinforce import ReinforceConfig, ReinforceResult, train_reinforce
 from pg.supervised import SupervisedConfig, SupervisedResult, train_supervised
 
 __all__ = [
     "DataError",
+    "HungerBandit",
     "HungerPolicy",
+    "MeanBaseline",
     "Policy",
+    "ReinforceConfig",
+    "ReinforceResult",
     "SupervisedConfig",
     "SupervisedResult",
     "UsageError",
+    "actions_from_uniform",
     "article_data",
     "load_csv",
+    "reinforce_loss",
+    "sample_actions",
+    "train_reinforce",
     "train_supervised",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import types
 import typing
@@ -58,11 +59,19 @@ def parse(cls: type[C], argv: Sequence[str] | None = None, *, description: str |
     try:
         return cls(**vars(namespace))
     except UsageError as e:
-        message = str(e)
-        name = message.split(" ", 1)[0]
-        if name in flags:  # speak of the flag the user typed, not the field behind it
-            message = flags[name] + message[len(name):]
-        parser.error(message)
+        parser.error(_speak_of_flags(str(e), flags))
+
+
+def _speak_of_flags(message: str, flags: dict[str, str]) -> str:
+    """Name the flags the user typed, not the fields behind them: the leading word if it is a
+    field, and any snake_case field name anywhere (plain words like "data" stay as they are)."""
+    first, _, rest = message.partition(" ")
+    if first in flags:
+        message = f"{flags[first]} {rest}"
+    for name, flag in flags.items():
+        if "_" in name:
+            message = re.sub(rf"(?<![\w-]){name}\b", flag, message)
+    return message
 
 
 def _scalar(kind) -> type:

@@ -5,15 +5,46 @@ Supervised (mean squared error over N labelled points, p = sigmoid(w * hunger + 
     MSE(b)    = (1/N) * sum((p - y)^2)
     dMSE/db   = (2/N) * sum((p - y) * p * (1 - p))      since dp/db = p * (1 - p)
 
+REINFORCE on the hunger bandit (hunger ~ U[0, 1], threshold t, rewards good / bad, P(large
+portion) q_A at Place A and q_B at Place B; q_A = 0, q_B = 1 when portions are deterministic).
+The chance that the portion served suits the hunger, averaged over hunger, is
+
+    P(suits)(b) = t (1 - q_A) + (1 - t) q_A + (q_B - q_A) * (I(t, 1) - I(0, t))
+    I(lo, hi)   = integral of p(B) over hunger in [lo, hi] = (sp(w hi + b) - sp(w lo + b)) / w
+
+with sp = softplus, since d sp(x) / dx = sigmoid(x). Then J = bad + (good - bad) * P(suits) and
+
+    dJ/db = (good - bad) (q_B - q_A) * ((s(w + b) - s(w t + b)) - (s(w t + b) - s(b))) / w
+
+For deterministic portions this is the formula of example.md. Policies whose logits are not
+affine in hunger get J by Gauss-Legendre quadrature instead, on [0, t] and [t, 1] separately so
+that the reward's jump at the threshold falls on a panel edge.
+
 These are written out by hand on purpose: autograd must agree with them, not with itself.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["mse", "mse_grad_bias"]
+if TYPE_CHECKING:
+    from pg.env import HungerBandit
+    from pg.policy import Policy
+
+__all__ = [
+    "mse",
+    "mse_grad_bias",
+    "expected_reward_affine",
+    "expected_reward_quadrature",
+    "optimal_bias",
+    "best_expected_reward",
+]
 
 
 def _f64(x) -> Tensor:
@@ -35,3 +66,101 @@ def mse_grad_bias(hunger, target, weight, bias) -> Tensor:
     """dMSE/db by the hand formula (2/N) * sum((p - y) * p * (1 - p)); `bias` may be a grid."""
     p = _p_b(hunger, weight, bias)
     return 2.0 * ((p - _f64(target)) * p * (1.0 - p)).mean(-1)
+
+
+def expected_reward_affine(env: HungerBandit, weight, bias) -> tuple[Tensor, Tensor]:
+    """(J, dJ/db) in closed form for p(B) = sigmoid(w * hunger + b); `bias` may be a grid (...)."""
+    w, b, t = _f64(weight), _f64(bias), env.threshold
+    q_a, q_b = env.large_portion_probs
+    spread = env.reward_good - env.reward_bad
+    above, below = _integral_p_b(w, b, t, 1.0), _integral_p_b(w, b, 0.0, t)
+    p_suits = t * (1 - q_a) + (1 - t) * q_a + (q_b - q_a) * (above - below)
+    d_above, d_below = _integral_p_b_grad(w, b, t, 1.0), _integral_p_b_grad(w, b, 0.0, t)
+    return env.reward_bad + spread * p_suits, spread * (q_b - q_a) * (d_above - d_below)
+
+
+def _integral_p_b(w: Tensor, b: Tensor, lo: float, hi: float) -> Tensor:
+    """Integral of sigmoid(w h + b) over h in [lo, hi]; the w -> 0 limit where w = 0."""
+    flat = torch.where(w == 0, torch.ones_like(w), w)
+    return torch.where(w == 0, (hi - lo) * torch.sigmoid(b), (_softplus(w * hi + b) - _softplus(w * lo + b)) / flat)
+
+
+def _softplus(x: Tensor) -> Tensor:
+    """log(1 + e^x), exact everywhere; F.softplus returns x itself above x = 20, off by ~2e-9."""
+    return torch.logaddexp(x, torch.zeros_like(x))
+
+
+def _integral_p_b_grad(w: Tensor, b: Tensor, lo: float, hi: float) -> Tensor:
+    """d/db of `_integral_p_b`: (sigmoid(w hi + b) - sigmoid(w lo + b)) / w."""
+    flat = torch.where(w == 0, torch.ones_like(w), w)
+    s = torch.sigmoid(b)
+    return torch.where(w == 0, (hi - lo) * s * (1 - s), _sigmoid_difference(w * hi + b, w * lo + b) / flat)
+
+
+def _sigmoid_difference(x: Tensor, y: Tensor) -> Tensor:
+    """sigmoid(x) - sigmoid(y) without cancellation: in the upper tail, as sigmoid(-y) - sigmoid(-x).
+
+    Where both sigmoids round to 1.0 the plain difference is exactly 0 and the sign of the slope
+    is lost, which would send the bisection in `optimal_bias` the wrong way.
+    """
+    upper = (x + y) > 0
+    return torch.where(upper, torch.sigmoid(-y) - torch.sigmoid(-x), torch.sigmoid(x) - torch.sigmoid(y))
+
+
+def expected_reward_quadrature(env: HungerBandit, policy: Policy) -> Tensor:
+    """J for any policy on the hunger task, by quadrature over hunger (0-dim, float64).
+
+    Differentiable with respect to the policy's parameters: autograd through it gives dJ/dθ.
+    """
+    nodes, weights, hungry = (torch.from_numpy(a) for a in _quadrature(env.threshold))
+    like = next(policy.parameters())
+    p_b = policy(nodes.to(like)).to(torch.float64)  # (M,)
+    q_a, q_b = env.large_portion_probs
+    p_large = (1 - p_b) * q_a + p_b * q_b
+    p_suits = torch.where(hungry.to(like.device), p_large, 1 - p_large)
+    total = (weights.to(like.device) * p_suits).sum()
+    return env.reward_bad + (env.reward_good - env.reward_bad) * total
+
+
+@functools.lru_cache(maxsize=8)
+def _quadrature(threshold: float, panels: int = 64, order: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Composite Gauss-Legendre nodes and weights on [0, t] and [t, 1], and whether each is hungry."""
+    x, w = np.polynomial.legendre.leggauss(order)
+    nodes, weights, hungry = [], [], []
+    for lo, hi in ((0.0, threshold), (threshold, 1.0)):
+        edges = np.linspace(lo, hi, panels + 1)
+        half = (edges[1:] - edges[:-1])[:, None] / 2  # (panels, 1)
+        mid = (edges[1:] + edges[:-1])[:, None] / 2
+        nodes.append((mid + half * x).ravel())
+        weights.append((half * w).ravel())
+        hungry.append(np.full(panels * order, lo >= threshold and hi > lo))
+    return np.concatenate(nodes), np.concatenate(weights), np.concatenate(hungry)
+
+
+def optimal_bias(env: HungerBandit, weight: float) -> float:
+    """The bias maximising J for p(B) = sigmoid(weight * hunger + b), by bisection on dJ/db.
+
+    -10 for weight 20 and threshold 0.5. When J keeps rising towards one end (threshold 0 or 1,
+    say), the best bias is unbounded and this returns -inf or +inf (-inf when both ends tie, as
+    for a negative weight); when J does not depend on the bias at all, 0.
+    """
+    def slope(b: float) -> float:
+        return expected_reward_affine(env, weight, b)[1].item()
+
+    lo, hi = -abs(weight) - 40.0, abs(weight) + 40.0  # every sigmoid is saturated beyond these
+    if slope(lo) > 0 > slope(hi):  # J rises, then falls: one interior maximum
+        for _ in range(200):  # float64 bisection: the bracket is below one ulp long before 200
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if slope(mid) > 0 else (lo, mid)
+        return (lo + hi) / 2
+    if slope(lo) == slope(hi) == slope(0.0) == 0.0:
+        return 0.0
+    j_lo, j_hi = (expected_reward_affine(env, weight, b)[0].item() for b in (lo, hi))
+    return math.inf if j_hi > j_lo else -math.inf
+
+
+def best_expected_reward(env: HungerBandit) -> float:
+    """The best J of any policy: the threshold policy, picking the place likelier to suit."""
+    q_a, q_b = env.large_portion_probs
+    p_suits = env.threshold * max(1 - q_a, 1 - q_b) + (1 - env.threshold) * max(q_a, q_b)
+    return env.reward_bad + (env.reward_good - env.reward_bad) * p_suits

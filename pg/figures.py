@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-__all__ = ["loss_curve_png"]
+__all__ = ["loss_curve_png", "reward_curve_png"]
 
 
 def loss_curve_png(
@@ -37,14 +37,11 @@ def loss_curve_png(
     bottom.axhline(0.0, color="0.6", linewidth=0.8)
     magnified.semilogy(biases, [abs(s) for s in slope], color="tab:orange", label=f"|d{loss_name}/d bias|")
 
+    _mark_path(top, path, biases, loss)
     if path:
-        on_curve = [_interp(b, biases, loss) for b in path]
-        on_slope = [_interp(b, biases, slope) for b in path]
-        top.plot(path, on_curve, ".", color="0.35", markersize=4, label="bias while training")
-        top.plot(path[:1], on_curve[:1], "o", color="tab:green", label=f"start {path[0]:.3g}")
-        top.plot(path[-1:], on_curve[-1:], "*", color="tab:red", markersize=12, label=f"end {path[-1]:.4g}")
-        bottom.plot(path[-1:], on_slope[-1:], "*", color="tab:red", markersize=12)
-        magnified.plot(path[-1:], [abs(v) for v in on_slope[-1:]], "*", color="tab:red", markersize=12)
+        end = _interp(path[-1], biases, slope)
+        bottom.plot(path[-1:], [end], "*", color="tab:red", markersize=12)
+        magnified.plot(path[-1:], [abs(end)], "*", color="tab:red", markersize=12)
     top.set_ylabel(loss_name)
     top.set_title(title)
     bottom.set_ylabel("derivative")
@@ -54,6 +51,62 @@ def loss_curve_png(
         ax.legend(loc="best", fontsize=8)
         ax.grid(alpha=0.3)
 
+    return _png(fig)
+
+
+def reward_curve_png(
+    biases: Sequence[float],
+    reward: Sequence[float],
+    slope: Sequence[float],
+    path: Sequence[float],
+    guesses: Sequence[tuple[float, float, float, float]],
+    *,
+    samples: int,
+    optimal: float,
+) -> bytes:
+    """Expected reward J against bias (top); dJ/db and REINFORCE's guesses of it (bottom).
+
+    `guesses` holds (bias, mean, std, standard error) of `samples` single-sample estimates of
+    dJ/db: the light bar is the spread of one guess, the dark bar the uncertainty of their mean.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 6.0), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 3))
+    top.plot(biases, reward, color="tab:blue", label="expected reward J (exact)")
+    top.axhline(optimal, color="0.5", linestyle="--", linewidth=0.9, label=f"best reachable {optimal:.4f}")
+    _mark_path(top, path, biases, reward)
+    top.set_ylabel("J")
+    top.set_title("REINFORCE guesses the derivative; the guesses average to the exact one")
+
+    bottom.plot(biases, slope, color="tab:orange", label="dJ/d bias (exact)")
+    bottom.axhline(0.0, color="0.6", linewidth=0.8)
+    if guesses:
+        at, mean, std, sem = (list(column) for column in zip(*guesses))
+        bottom.errorbar(at, mean, yerr=std, fmt="none", ecolor="tab:purple", alpha=0.25, elinewidth=6,
+                        label="one single-sample guess: mean ± 1 std")
+        bottom.errorbar(at, mean, yerr=sem, fmt="o", color="tab:purple", markersize=4, capsize=3,
+                        label=f"mean of {samples} guesses ± 1 s.e.")
+    bottom.set_xlabel("bias")
+    bottom.set_ylabel("derivative")
+    for ax in (top, bottom):
+        ax.legend(loc="best", fontsize=8)
+        ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def _mark_path(ax, path: Sequence[float], xs: Sequence[float], ys: Sequence[float]) -> None:
+    """Dots where the bias was at each logging point, a circle at the start, a star at the end."""
+    if not path:
+        return
+    on_curve = [_interp(b, xs, ys) for b in path]
+    ax.plot(path, on_curve, ".", color="0.35", markersize=4, label="bias while training")
+    ax.plot(path[:1], on_curve[:1], "o", color="tab:green", label=f"start {path[0]:.3g}")
+    ax.plot(path[-1:], on_curve[-1:], "*", color="tab:red", markersize=12, label=f"end {path[-1]:.4g}")
+
+
+def _png(fig) -> bytes:
+    """Render once, to PNG bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)
     return buffer.getvalue()

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Bernoulli
 
-__all__ = ["Policy", "HungerPolicy"]
+__all__ = ["Policy", "HungerPolicy", "actions_from_uniform", "sample_actions", "trained_bias"]
 
 
 class Policy(nn.Module):
@@ -50,7 +50,8 @@ class Policy(nn.Module):
 
     def distribution(self, obs: Tensor) -> Bernoulli:
         """The action distribution: Bernoulli over {0: Place A, 1: Place B}, built from logits."""
-        return Bernoulli(logits=self._checked_logits(obs))
+        # validate_args=False: the logits are our own, and validation costs a device sync per call
+        return Bernoulli(logits=self._checked_logits(obs), validate_args=False)
 
     def _checked_logits(self, obs: Tensor) -> Tensor:
         """`logits` with its input and output checked; what `forward` and `distribution` call."""
@@ -115,3 +116,30 @@ class HungerPolicy(Policy):
             f"weight={self.weight.item():g}, bias={self.bias.item():g}, "
             f"train_weight={self.weight.requires_grad}"
         )
+
+
+def actions_from_uniform(dist: Bernoulli, u: Tensor) -> Tensor:
+    """Turn uniform draws u in [0, 1) into actions, by the article's convention.
+
+    The unit line is split as [0, p(A)) -> Place A (0) and [p(A), 1) -> Place B (1), so u = 0.2
+    at p(B) = 0.5 is Place A and u = 0.9 at p(B) = 0.377541 is Place B. p(A) = sigmoid(-logit)
+    is taken from the logits, not as 1 - p(B), so it does not round to 0 when p(B) is near 1.
+    """
+    return (u >= torch.sigmoid(-dist.logits)).to(dist.logits.dtype)
+
+
+def sample_actions(dist: Bernoulli, generator: torch.Generator) -> Tensor:
+    """Sample one action per row from `dist`, drawing from `generator` (reproducible runs)."""
+    u = torch.rand(dist.logits.shape, generator=generator, device=dist.logits.device, dtype=dist.logits.dtype)
+    return actions_from_uniform(dist, u)
+
+
+def trained_bias(policy: nn.Module) -> nn.Parameter | None:
+    """The policy's scalar `bias` if training used it (it holds a gradient), else None.
+
+    The article's graphs plot a loss against this bias; a bigger network has no such single
+    number, and a subclass whose logits ignore the bias would give a flat, meaningless curve.
+    """
+    bias = getattr(policy, "bias", None)
+    used = isinstance(bias, nn.Parameter) and bias.ndim == 0 and bias.grad is not None
+    return bias if used else None

@@ -38,7 +38,7 @@ from pg.config import (
     setting,
 )
 from pg.optim import OPTIMIZERS, make_optimizer
-from pg.policy import Policy
+from pg.policy import Policy, trained_bias
 from pg.progress import Progress
 from pg.runlog import RunLogger, make_run_dir
 
@@ -134,7 +134,7 @@ def train_supervised(
 
         with torch.no_grad():
             final_loss = F.mse_loss(policy(hunger), target).item()
-        if "bias" in scalar_params and run_dir is not None:
+        if trained_bias(policy) is not None and run_dir is not None:
             path = history["policy/bias"] + [policy.bias.item()]
             log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), cfg.steps, "mse_vs_bias.png")
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from pg import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,6 +21,32 @@ def run_script(name: str, *args: str, cwd: Path, timeout: float = 120) -> subpro
         [sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args],
         cwd=cwd, capture_output=True, text=True, timeout=timeout,
     )
+
+
+@functools.cache
+def _script_module(name: str):
+    path = ROOT / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_main(name: str, *args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """The script's `main` through `cli.run`, in this process: (exit code, stdout, stderr).
+
+    The same code path as `python scripts/<name>.py ARGS` without starting an interpreter and
+    importing torch again; the subprocess tests cover the interpreter around it.
+    """
+    module = _script_module(name)
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "scripts" / f"{name}.py"), *args])
+    try:
+        code = cli.run(module.main)
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def read_events(run_dir: Path):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import only_run_dir, read_scalars, run_script
+from conftest import only_run_dir, read_scalars, run_main, run_script
 
 
 def test_the_script_with_defaults_reaches_minus_10_and_prints_the_summary_table(tmp_path):
@@ -58,30 +58,49 @@ def test_help_lists_every_flag_with_its_default(tmp_path):
     assert text.count("(default:") == 9  # every flag that takes a value, none twice
 
 
-@pytest.mark.parametrize(
-    "args, words",
-    [
-        (["--steps", "-5"], "--steps must be an integer >= 1, got -5"),
-        (["--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
-        (["--lr", "0"], "--lr must be a finite number > 0, got 0.0"),
-        (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
-        (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
-        (["--weight", "nan"], "--weight must be a finite number, got nan"),
-        (["--data", "absent.csv"], "absent.csv: no such file"),
-        (["--data", "bad.csv"], "bad.csv:3: p_b must be in [0, 1], got 2"),
-        (["--logdir", "blocker/logs"], "cannot create run folder under blocker/logs/supervised"),
-        (["--run-name", "taken"], "already exists"),
-        (["--stepz", "3"], "unrecognized arguments: --stepz 3"),
-    ],
-)
-def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, args, words):
+BAD_INPUT = [
+    (["--steps", "-5"], "--steps must be an integer >= 1, got -5"),
+    (["--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
+    (["--lr", "0"], "--lr must be a finite number > 0, got 0.0"),
+    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
+    (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+    (["--weight", "nan"], "--weight must be a finite number, got nan"),
+    (["--log-every", "0"], "--log-every must be an integer >= 1, got 0"),
+    (["--run-name", "a/b"], "--run-name must be a plain folder name, got 'a/b'"),
+    (["--data", "absent.csv"], "absent.csv: no such file"),
+    (["--data", "bad.csv"], "bad.csv:3: p_b must be in [0, 1], got 2"),
+    (["--data", "."], ".: is a directory, not a CSV file"),
+    (["--logdir", "blocker/logs"], "cannot create run folder under blocker/logs/supervised"),
+    (["--run-name", "taken"], "already exists"),
+    (["--stepz", "3"], "unrecognized arguments: --stepz 3"),
+]
+
+
+def bad_input_setup(tmp_path):
     (tmp_path / "bad.csv").write_text("hunger,p_b\n0.1,0\n0.9,2\n")
     (tmp_path / "blocker").write_text("a file where a folder should be")
     (tmp_path / "logs" / "supervised" / "taken").mkdir(parents=True)
-    done = run_script("train_supervised", *args, cwd=tmp_path)
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert len(done.stderr.splitlines()) == 1, done.stderr
-    assert done.stderr.startswith("train_supervised.py: error: ")
-    assert words in done.stderr
+
+
+def assert_refused(tmp_path, code, out, err, words):
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("train_supervised.py: error: ")
+    assert words in err
     assert sorted(p.name for p in (tmp_path / "logs" / "supervised").iterdir()) == ["taken"]
+
+
+@pytest.mark.parametrize("args, words", BAD_INPUT)
+def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, args, words):
+    bad_input_setup(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert_refused(tmp_path, *run_main("train_supervised", *args, monkeypatch=monkeypatch, capsys=capsys), words)
+
+
+@pytest.mark.parametrize("args, words", [BAD_INPUT[1], BAD_INPUT[2], BAD_INPUT[9], BAD_INPUT[11]])
+def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, words):
+    # one case of each kind (argparse, a setting, a data file, the run folder) as a user runs it
+    bad_input_setup(tmp_path)
+    done = run_script("train_supervised", *args, cwd=tmp_path)
+    assert_refused(tmp_path, done.returncode, done.stdout, done.stderr, words)

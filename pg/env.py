@@ -1,0 +1,128 @@
+"""The hunger bandit: a one-step environment in which the right answer is never told.
+
+Each round, a hunger value arrives, hunger ~ Uniform[0, 1]; the policy picks Place A (action 0,
+small portions) or Place B (action 1, large portions); the environment answers with a reward:
+`reward_good` when the choice suits the hunger (B when hunger > threshold, A otherwise),
+`reward_bad` when it does not. Defaults: threshold 0.5, +1 / -1 (the video's +2 / -2 only scales
+the step).
+
+With `stochastic_portions`, a place does not always serve its usual portion: Place A serves a
+large order with probability `p_large_a` (0.15), Place B with `p_large_b` (0.80), and the reward
+follows the portion actually served (large suits the hungry). Rewards get noisy; the best policy
+stays the same.
+
+Everything is batched and torch-native: a batch of N rounds is a few tensor operations, and every
+random draw comes from an explicit `torch.Generator`, so runs and tests are reproducible.
+The exact expected reward J of a policy, its derivative with respect to the bias, and the best
+bias come from `pg.exact`; the methods here tie them to this environment's settings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from pg import exact
+from pg.config import require
+from pg.policy import HungerPolicy, Policy
+
+__all__ = ["HungerBandit"]
+
+
+@dataclass(frozen=True)
+class HungerBandit:
+    """The environment's settings, checked on creation; its methods sample and reward batches."""
+
+    threshold: float = 0.5
+    reward_good: float = 1.0
+    reward_bad: float = -1.0
+    stochastic_portions: bool = False
+    p_large_a: float = 0.15
+    p_large_b: float = 0.80
+
+    def __post_init__(self):
+        for name in ("threshold", "reward_good", "reward_bad", "p_large_a", "p_large_b"):
+            value = getattr(self, name)
+            require(
+                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+                f"{name} must be a finite number, got {value!r}",
+            )
+        require(0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}")
+        require(
+            self.reward_good > self.reward_bad,
+            f"reward_good must be greater than reward_bad, got {self.reward_good} <= {self.reward_bad}",
+        )
+        for name in ("p_large_a", "p_large_b"):
+            value = getattr(self, name)
+            require(0.0 <= value <= 1.0, f"{name} must be a probability in [0, 1], got {value}")
+
+    @property
+    def large_portion_probs(self) -> tuple[float, float]:
+        """P(large portion served) at Place A and at Place B: (0, 1) unless portions are stochastic."""
+        return (self.p_large_a, self.p_large_b) if self.stochastic_portions else (0.0, 1.0)
+
+    def sample_hunger(self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
+        """(n,) hunger values, Uniform[0, 1], on the generator's device."""
+        return torch.rand(n, generator=generator, device=generator.device, dtype=dtype)
+
+    def reward(self, hunger: Tensor, action: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """(N,) rewards for (N,) hunger values and (N,) actions (0 = Place A, 1 = Place B).
+
+        Deterministic portions need no generator; stochastic portions draw from `generator`.
+        """
+        require(
+            hunger.shape == action.shape and hunger.ndim == 1,
+            f"hunger and action must both have shape (N,), got {tuple(hunger.shape)} and {tuple(action.shape)}",
+        )
+        hungry = hunger > self.threshold  # (N,) bool: large portions suit
+        went_b = action > 0.5  # (N,) bool
+        if self.stochastic_portions:
+            require(generator is not None, "stochastic portions need a torch.Generator to draw from")
+            p_large = torch.where(went_b, self.p_large_b, self.p_large_a)
+            large = torch.rand(hunger.shape, generator=generator, device=hunger.device) < p_large
+        else:
+            large = went_b
+        return torch.where(large == hungry, self.reward_good, self.reward_bad).to(hunger.dtype)
+
+    def expected_reward(self, policy: Policy) -> Tensor:
+        """Exact J, the reward averaged over hunger ~ U[0, 1], actions and portions (0-dim, float64).
+
+        Closed form for `HungerPolicy` itself (affine logits); Gauss-Legendre quadrature over hunger
+        for any other policy, differentiable with respect to its parameters.
+        """
+        if _is_affine(policy):
+            return exact.expected_reward_affine(self, policy.weight.detach(), policy.bias.detach())[0]
+        return exact.expected_reward_quadrature(self, policy)
+
+    def expected_reward_grad_bias(self, policy: Policy) -> Tensor:
+        """Exact dJ/d(bias) at the policy's parameters (0-dim, float64)."""
+        if _is_affine(policy):
+            return exact.expected_reward_affine(self, policy.weight.detach(), policy.bias.detach())[1]
+        bias = getattr(policy, "bias", None)
+        require(isinstance(bias, torch.nn.Parameter) and bias.ndim == 0, "the policy has no scalar `bias` parameter")
+        with torch.enable_grad():
+            j = exact.expected_reward_quadrature(self, policy)
+            (grad,) = torch.autograd.grad(j, bias, allow_unused=True)
+        if grad is None:  # logits that ignore the bias: J does not depend on it
+            return torch.zeros((), dtype=torch.float64)
+        return grad.to(torch.float64)
+
+    def optimal_bias(self, weight: float = 20.0) -> float:
+        """The bias that maximises J for `HungerPolicy(weight)`: -10 for the defaults."""
+        return exact.optimal_bias(self, weight)
+
+    def optimal_reward(self, policy: Policy) -> float:
+        """The best J this policy can reach by training: over the bias alone when only the bias is
+        trained, otherwise over all policies (the threshold policy)."""
+        if _is_affine(policy) and not policy.weight.requires_grad:
+            weight = policy.weight.item()
+            return exact.expected_reward_affine(self, weight, self.optimal_bias(weight))[0].item()
+        return exact.best_expected_reward(self)
+
+
+def _is_affine(policy: Policy) -> bool:
+    """True for HungerPolicy and subclasses that keep its logits: J has a closed form there."""
+    return isinstance(policy, HungerPolicy) and type(policy).logits is HungerPolicy.logits

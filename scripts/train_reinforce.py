@@ -1,0 +1,80 @@
+"""Train the hunger policy without labels: REINFORCE on the hunger bandit.
+
+Nobody says whether Place A or Place B was right. Sample a place from p(B), guess it was the right
+one, and weight that guess by the reward it earned: loss = -mean(reward * log p(action)).
+
+    python scripts/train_reinforce.py                          # defaults, about a second
+    python scripts/train_reinforce.py --batch-size 1 --lr 1 --steps 3000   # the article's procedure
+    python scripts/train_reinforce.py --walkthrough            # the article's two worked steps
+    python scripts/train_reinforce.py --stochastic-portions    # noisy rewards, same optimum
+    tensorboard --logdir logs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+import pg
+from pg import cli
+from pg.config import UsageError, check_finite, setting
+from pg.walkthrough import format_walkthrough, walkthrough
+
+
+@dataclass
+class Args(pg.ReinforceConfig):
+    weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
+    train_weight: bool = setting(False, "train the weight as well as the bias")
+    threshold: float = setting(0.5, "hunger above which Place B is the right choice")
+    reward_good: float = setting(1.0, "reward when the choice suits the hunger")
+    reward_bad: float = setting(-1.0, "reward when it does not")
+    stochastic_portions: bool = setting(False, "Place A serves large 15%% of the time, Place B 80%%")
+    walkthrough: bool = setting(False, "replay the article's two worked steps at hunger 0 and exit")
+    quiet: bool = setting(False, "print only the final summary")
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_finite("weight", self.weight)
+        self.env()  # checks threshold, rewards
+        if self.walkthrough:
+            fixed = {"walkthrough", "quiet"}
+            changed = [f.name for f in dataclasses.fields(self) if f.name not in fixed and getattr(self, f.name) != f.default]
+            if changed:
+                flag = "--" + changed[0].replace("_", "-")
+                raise UsageError(f"walkthrough replays the article's fixed example and takes no {flag}")
+
+    def env(self) -> pg.HungerBandit:
+        return pg.HungerBandit(self.threshold, self.reward_good, self.reward_bad, self.stochastic_portions)
+
+
+def main() -> None:
+    args = cli.parse(Args, description=__doc__)
+    if args.walkthrough:
+        print(format_walkthrough(walkthrough()))
+        return
+
+    torch.manual_seed(args.seed)
+    env = args.env()
+    policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight)
+    result = pg.train_reinforce(policy, env, config=args, verbose=not args.quiet)
+
+    best = env.optimal_bias(args.weight) if not args.train_weight else None
+    print(f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}"
+          + (f"   (optimal bias {best:.6f})" if best is not None else ""))
+    share = result.average_reward / result.optimal_reward if result.optimal_reward else float("nan")
+    print(f"average reward {result.average_reward:.6f} over the last 20% of steps   "
+          f"exact J {result.expected_reward:.6f}   optimum {result.optimal_reward:.6f} ({share:.1%})")
+    hunger = torch.tensor(pg.reinforce.PROBE_HUNGER)
+    with torch.no_grad():
+        p_b = policy(hunger)
+    print("hunger   p(B)")
+    for h, p in zip(hunger.tolist(), p_b.tolist()):
+        print(f"{h:<8.3g} {p:.6f}")
+    if result.run_dir is not None:
+        print(f"run folder: {result.run_dir}   (view: tensorboard --logdir {args.logdir})")
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli.run(main))
