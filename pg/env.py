@@ -87,6 +87,16 @@ class HungerBandit:
             large = went_b
         return torch.where(large == hungry, self.reward_good, self.reward_bad).to(hunger.dtype)
 
+    def ideal_p_b(self, hunger: Tensor) -> Tensor:
+        """(N,) the ideal output for each hunger value: 1.0 where Place B earns more on average.
+
+        These are the labels supervised learning needs and REINFORCE never sees: with the usual
+        portions, 1 above the threshold and 0 at or below it.
+        """
+        q_a, q_b = self.large_portion_probs
+        hungry = hunger > self.threshold
+        return (hungry == (q_b > q_a)).to(hunger.dtype)
+
     def expected_reward(self, policy: Policy) -> Tensor:
         """Exact J, the reward averaged over hunger ~ U[0, 1], actions and portions (0-dim, float64).
 

@@ -5,23 +5,24 @@ p(B), the probability of going to Place B (large portions) rather than Place A (
 
     p(B) = sigmoid(weight * hunger + bias)
 
-Both training paths (`pg.train_supervised` and `pg.train_reinforce`) know a policy only through
-the small contract of `Policy`:
+Every trainer (`train_supervised`, `train_reinforce`, `train_episodic`) knows a policy only
+through the small contract of `Policy`:
 
-    policy.logits(obs)        -> (N,) logit of Place B           <- the one hook subclasses override
-    policy(obs)               -> (N,) p(B) in (0, 1)
-    policy.distribution(obs)  -> torch.distributions.Bernoulli; a sample of 1 means Place B
+    policy.logits(obs)        -> (N,) logit of action 1, or (N, K) logits of K actions   <- the hook
+    policy(obs)               -> (N,) p(action 1) = p(B), or (N, K) probabilities
+    policy.distribution(obs)  -> Bernoulli (a sample of 1 means Place B) or Categorical over K
 
 `obs` may be given as (N,) hunger values or as an (N, d) batch; the hook always receives (N, d).
-The distribution is built from logits, never from a rounded probability, so log p(action) stays
-exact where p(B) saturates to 0 or 1 in float32.
+Two actions use one logit per row and a Bernoulli; more actions return (N, K) and get a
+Categorical. The distribution is built from logits, never from a rounded probability, so
+log p(action) stays exact where p(B) saturates to 0 or 1 in float32.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.distributions import Bernoulli
+from torch.distributions import Bernoulli, Categorical, Distribution
 
 __all__ = ["Policy", "HungerPolicy", "actions_from_uniform", "sample_actions", "trained_bias"]
 
@@ -30,38 +31,46 @@ class Policy(nn.Module):
     """Base class of every policy: subclasses override `logits` and nothing else.
 
     The hook, `logits(obs)`, receives a float tensor of shape (N, d), already checked, and returns
-    the logit of Place B for each row, shape (N,). Everything else (probabilities, the
-    distribution to sample from, shape checks with clear errors) is built here, once, so a bigger
-    network trains with both trainers unchanged.
+    either the logit of action 1 (Place B) for each row, shape (N,), or the logits of K actions,
+    shape (N, K). Everything else (probabilities, the distribution to sample from, shape checks
+    with clear errors) is built here, once, so a bigger network trains with every trainer
+    unchanged.
 
-    Set the class attribute `obs_dim` to the observation width the network expects; `None`
-    accepts any width.
+    Set `obs_dim` (a class or instance attribute) to the observation width the network expects;
+    `None` accepts any width. Set `num_actions` to K > 2 for a network that returns (N, K).
     """
 
     obs_dim: int | None = None
+    num_actions: int = 2
 
     def logits(self, obs: Tensor) -> Tensor:
-        """(N, d) observations -> (N,) logit of Place B. Override this in a subclass."""
+        """(N, d) observations -> (N,) logit of action 1, or (N, K) logits. Override this."""
         raise NotImplementedError(f"{type(self).__name__} must override logits(obs)")
 
     def forward(self, obs: Tensor) -> Tensor:
-        """p(B) for each observation, shape (N,)."""
-        return torch.sigmoid(self._checked_logits(obs))
+        """p(B) = p(action 1) for each observation, shape (N,); (N, K) probabilities for K actions."""
+        logits = self._checked_logits(obs)
+        return torch.sigmoid(logits) if logits.ndim == 1 else torch.softmax(logits, dim=-1)
 
-    def distribution(self, obs: Tensor) -> Bernoulli:
-        """The action distribution: Bernoulli over {0: Place A, 1: Place B}, built from logits."""
+    def distribution(self, obs: Tensor) -> Distribution:
+        """Bernoulli over {0: Place A, 1: Place B} or Categorical over K actions, from logits."""
         # validate_args=False: the logits are our own, and validation costs a device sync per call
-        return Bernoulli(logits=self._checked_logits(obs), validate_args=False)
+        logits = self._checked_logits(obs)
+        if logits.ndim == 1:
+            return Bernoulli(logits=logits, validate_args=False)
+        return Categorical(logits=logits, validate_args=False)
 
     def _checked_logits(self, obs: Tensor) -> Tensor:
         """`logits` with its input and output checked; what `forward` and `distribution` call."""
         obs = self._as_batch(obs)
         logits = self.logits(obs)
-        if not isinstance(logits, Tensor) or logits.shape != obs.shape[:1]:
+        n = obs.shape[0]
+        expected = (n,) if self.num_actions == 2 else (n, self.num_actions)
+        if not isinstance(logits, Tensor) or logits.shape != expected:
             got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
             raise ValueError(
-                f"{type(self).__name__}.logits(obs) must return shape ({obs.shape[0]},) "
-                f"for obs of shape {tuple(obs.shape)}, got {got}"
+                f"{type(self).__name__}.logits(obs) must return shape {expected} "
+                f"for obs of shape {tuple(obs.shape)} and {self.num_actions} actions, got {got}"
             )
         return logits
 
@@ -118,19 +127,25 @@ class HungerPolicy(Policy):
         )
 
 
-def actions_from_uniform(dist: Bernoulli, u: Tensor) -> Tensor:
-    """Turn uniform draws u in [0, 1) into actions, by the article's convention.
+def actions_from_uniform(dist: Distribution, u: Tensor) -> Tensor:
+    """Turn (N,) uniform draws u in [0, 1) into (N,) actions, by the article's convention.
 
-    The unit line is split as [0, p(A)) -> Place A (0) and [p(A), 1) -> Place B (1), so u = 0.2
-    at p(B) = 0.5 is Place A and u = 0.9 at p(B) = 0.377541 is Place B. p(A) = sigmoid(-logit)
-    is taken from the logits, not as 1 - p(B), so it does not round to 0 when p(B) is near 1.
+    The unit line is split in the order of the actions: for two, [0, p(A)) -> Place A (0) and
+    [p(A), 1) -> Place B (1), so u = 0.2 at p(B) = 0.5 is Place A and u = 0.9 at p(B) = 0.377541
+    is Place B. p(A) = sigmoid(-logit) is taken from the logits, not as 1 - p(B), so it does not
+    round to 0 when p(B) is near 1. For K actions, action k covers the k-th slice of the line.
+    Bernoulli actions are float (as Bernoulli.log_prob expects), Categorical ones are long.
     """
-    return (u >= torch.sigmoid(-dist.logits)).to(dist.logits.dtype)
+    if isinstance(dist, Bernoulli):
+        return (u >= torch.sigmoid(-dist.logits)).to(dist.logits.dtype)
+    inner_edges = dist.probs.cumsum(dim=-1)[..., :-1]  # (N, K - 1) where one action's slice ends
+    return (inner_edges <= u.unsqueeze(-1)).sum(dim=-1)  # (N,) long, in 0..K-1
 
 
-def sample_actions(dist: Bernoulli, generator: torch.Generator) -> Tensor:
+def sample_actions(dist: Distribution, generator: torch.Generator) -> Tensor:
     """Sample one action per row from `dist`, drawing from `generator` (reproducible runs)."""
-    u = torch.rand(dist.logits.shape, generator=generator, device=dist.logits.device, dtype=dist.logits.dtype)
+    logits = dist.logits
+    u = torch.rand(logits.shape[:1], generator=generator, device=logits.device, dtype=logits.dtype)
     return actions_from_uniform(dist, u)
 
 

@@ -2,7 +2,8 @@
 
 On a terminal: a tqdm bar with the latest values. Elsewhere (a pipe, a log file, CI): about ten
 plain lines spread over the run, so a log stays short whatever the step count. Silent when
-disabled, which is the default for the Python API.
+disabled, which is the default for the Python API. Progress is counted in any unit: optimiser
+steps for the hunger trainers, environment steps for episodic training.
 """
 
 from __future__ import annotations
@@ -16,19 +17,21 @@ PLAIN_LINES = 10
 
 
 class Progress:
-    """Progress display of one run of `total` steps; use as a context manager."""
+    """Progress display of one run of `total` units; use as a context manager."""
 
-    def __init__(self, enabled: bool, total: int, run_dir: Path | None, logdir: str | None):
+    def __init__(self, enabled: bool, total: int, run_dir: Path | None, logdir: str | None, unit: str = "step"):
         self.enabled = enabled
         self.total = total
+        self.unit = unit
         self._bar = None
         self._every = max(1, -(-total // PLAIN_LINES))  # ceil: at most PLAIN_LINES plain lines
+        self._next_line = 1  # the first unit done gets a line, then every `_every`
         if enabled and run_dir is not None:
             print(f"run folder: {run_dir}   (view: tensorboard --logdir {logdir})", flush=True)
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, dynamic_ncols=True, leave=False, file=sys.stderr)
+            self._bar = tqdm(total=total, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr)
 
     def __enter__(self) -> Progress:
         return self
@@ -37,20 +40,22 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
 
-    def wants(self, step: int, logging: bool) -> bool:
-        """Whether `update` at this step will show values (so the caller only computes them then)."""
+    def wants(self, done: int, logging: bool) -> bool:
+        """Whether `update(done, ...)` will show values, so the caller computes them only then."""
         if not self.enabled:
             return False
         if self._bar is not None:
             return logging
-        return step % self._every == 0 or step == self.total - 1
+        return done >= self._next_line or done >= self.total
 
-    def update(self, step: int, values: dict[str, float] | None = None) -> None:
-        """Advance by one step; show `values` if given."""
+    def update(self, done: int, values: dict[str, float] | None = None) -> None:
+        """`done` units are complete; show `values` if given."""
         if self._bar is not None:
             if values:
                 self._bar.set_postfix({k: f"{v:.7g}" for k, v in values.items()}, refresh=False)
-            self._bar.update(1)
+            self._bar.update(done - self._bar.n)
         elif values:
+            while self._next_line <= done:
+                self._next_line += self._every
             shown = "  ".join(f"{k} {v:.7g}" for k, v in values.items())
-            print(f"step {step + 1:>{len(str(self.total))}}/{self.total}  {shown}", flush=True)
+            print(f"{self.unit} {done:>{len(str(self.total))}}/{self.total}  {shown}", flush=True)

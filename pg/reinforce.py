@@ -158,9 +158,9 @@ def train_reinforce(
                 log.policy(step, policy)
                 _append(history, step, values, scalar_params)
             shown = None
-            if progress.wants(step, logging):
+            if progress.wants(step + 1, logging):
                 shown = {**{n: p.item() for n, p in scalar_params.items()}, "reward": average.item()}
-            progress.update(step, shown)
+            progress.update(step + 1, shown)
             optimizer.step()
             if baseline is not None:
                 baseline.update(reward)  # after the step: the baseline only ever holds earlier batches

@@ -127,9 +127,9 @@ def train_supervised(
                 for n, p in scalar_params.items():
                     history[f"policy/{n}"].append(p.item())
             shown = None
-            if progress.wants(step, logging):
+            if progress.wants(step + 1, logging):
                 shown = {**{n: p.item() for n, p in scalar_params.items()}, "loss": loss.item()}
-            progress.update(step, shown)
+            progress.update(step + 1, shown)
             optimizer.step()
 
         with torch.no_grad():

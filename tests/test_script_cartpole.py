@@ -1,0 +1,54 @@
+"""`scripts/train_cartpole.py` run as a user runs it."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import only_run_dir, read_scalars, run_main, run_script
+
+
+@pytest.mark.slow
+def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(tmp_path):
+    done = run_script("train_cartpole", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    verdict = next(line for line in lines if line.startswith("CartPole-v1"))
+    assert verdict.startswith("CartPole-v1 solved: mean return") and float(verdict.split()[4]) >= 475
+    effort = next(line for line in lines if line.startswith("after")).split()
+    assert int(effort[1]) > 100 and int(effort[3]) > 10_000 and float(effort[6]) > 0  # episodes, steps, seconds
+    run_dir = only_run_dir(tmp_path / "logs", "episodic")
+    assert run_dir.name.endswith("-seed1")
+    assert len(read_scalars(run_dir)["charts/episodic_return"]) == int(effort[1])
+
+
+def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main("train_cartpole", "--total-steps", "500", "--hidden", "16", "--quiet",
+                              monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    assert out.startswith("CartPole-v1 not solved: mean return")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--env-id", "NoSuchEnv-v0"], "cannot make environment 'NoSuchEnv-v0'"),
+        (["--env-id", "Pendulum-v1"], "Pendulum-v1 must have a discrete action space"),
+        (["--hidden", "64,x"], "--hidden must be comma-separated positive integers, got '64,x'"),
+        (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
+        (["--episodes-per-update", "0"], "--episodes-per-update must be an integer >= 1, got 0"),
+        (["--activation", "swish"], "argument --activation: invalid choice: 'swish'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, args, words):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main("train_cartpole", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert (code, out) == (2, "")
+    assert len(err.splitlines()) == 1 and err.startswith("train_cartpole.py: error: ") and words in err, err
+    assert not (tmp_path / "logs").exists()
+
+
+def test_a_bad_environment_from_a_real_command_line_gives_no_traceback(tmp_path):
+    done = run_script("train_cartpole", "--env-id", "NoSuchEnv-v0", cwd=tmp_path)
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and "cannot make environment 'NoSuchEnv-v0'" in done.stderr
