@@ -23,6 +23,7 @@ __all__ = [
     "check_choice",
     "check_run_name",
     "check_logdir",
+    "check_run_settings",
 ]
 
 C = TypeVar("C")
@@ -86,3 +87,11 @@ def check_run_name(value: Any) -> None:
 def check_logdir(value: Any) -> None:
     """The root of the run folders: a non-empty path, or None for no logging."""
     require(value is None or (isinstance(value, str) and value != ""), f"logdir must be a folder path or None, got {value!r}")
+
+
+def check_run_settings(config: Any) -> None:
+    """The settings every trainer shares: seed, logdir, run_name, log_every."""
+    check_int("seed", config.seed, 0)
+    check_logdir(config.logdir)
+    check_run_name(config.run_name)
+    check_int("log_every", config.log_every, 1)

@@ -39,9 +39,8 @@ from pg.config import (
     UsageError,
     check_choice,
     check_int,
-    check_logdir,
     check_positive,
-    check_run_name,
+    check_run_settings,
     require,
     resolve,
     setting,
@@ -89,10 +88,7 @@ class EpisodicConfig:
             isinstance(self.target_return, (int, float)) and np.isfinite(self.target_return),
             f"target_return must be a finite number, got {self.target_return!r}",
         )
-        check_int("seed", self.seed, 0)
-        check_logdir(self.logdir)
-        check_run_name(self.run_name)
-        check_int("log_every", self.log_every, 1)
+        check_run_settings(self)
 
 
 @dataclass

@@ -32,9 +32,8 @@ from pg import figures
 from pg.config import (
     check_choice,
     check_int,
-    check_logdir,
     check_positive,
-    check_run_name,
+    check_run_settings,
     resolve,
     setting,
 )
@@ -74,10 +73,7 @@ class ReinforceConfig:
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
         check_positive("lr", self.lr)
         check_choice("baseline", self.baseline, ("none", "mean"))
-        check_int("seed", self.seed, 0)
-        check_logdir(self.logdir)
-        check_run_name(self.run_name)
-        check_int("log_every", self.log_every, 1)
+        check_run_settings(self)
 
 
 @dataclass

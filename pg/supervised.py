@@ -30,9 +30,8 @@ from pg import figures
 from pg.config import (
     check_choice,
     check_int,
-    check_logdir,
     check_positive,
-    check_run_name,
+    check_run_settings,
     require,
     resolve,
     setting,
@@ -66,10 +65,7 @@ class SupervisedConfig:
         check_int("steps", self.steps, 1)
         check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
         check_positive("lr", self.lr)
-        check_int("seed", self.seed, 0)
-        check_logdir(self.logdir)
-        check_run_name(self.run_name)
-        check_int("log_every", self.log_every, 1)
+        check_run_settings(self)
 
 
 @dataclass

@@ -49,6 +49,16 @@ def run_main(name: str, *args: str, monkeypatch: pytest.MonkeyPatch, capsys: pyt
     return code, out, err
 
 
+def assert_refused(code: int, out: str, err: str, script: str, words: str, runs: Path) -> None:
+    """Bad input: exit code 2, nothing on stdout, one line on stderr naming the problem, and the
+    folder of runs `runs` left as it was (only a pre-made `taken` folder, if any)."""
+    assert code == 2, err
+    assert out == ""
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"{script}.py: error: ") and words in err, err
+    assert not runs.exists() or sorted(p.name for p in runs.iterdir()) == ["taken"]
+
+
 def read_events(run_dir: Path):
     """A run folder's events, every point kept, through tensorboard's own EventAccumulator."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import only_run_dir, read_scalars, run_main, run_script
+from conftest import assert_refused, only_run_dir, read_scalars, run_main, run_script
 
 
 @pytest.mark.slow
@@ -42,13 +42,10 @@ def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys
 )
 def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, args, words):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main("train_cartpole", *args, monkeypatch=monkeypatch, capsys=capsys)
-    assert (code, out) == (2, "")
-    assert len(err.splitlines()) == 1 and err.startswith("train_cartpole.py: error: ") and words in err, err
-    assert not (tmp_path / "logs").exists()
+    result = run_main("train_cartpole", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert_refused(*result, "train_cartpole", words, tmp_path / "logs")
 
 
 def test_a_bad_environment_from_a_real_command_line_gives_no_traceback(tmp_path):
     done = run_script("train_cartpole", "--env-id", "NoSuchEnv-v0", cwd=tmp_path)
-    assert done.returncode == 2 and done.stdout == ""
-    assert len(done.stderr.splitlines()) == 1 and "cannot make environment 'NoSuchEnv-v0'" in done.stderr
+    assert_refused(done.returncode, done.stdout, done.stderr, "train_cartpole", "cannot make environment", tmp_path / "logs")

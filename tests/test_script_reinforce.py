@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import only_run_dir, read_scalars, run_main, run_script
+from conftest import assert_refused, only_run_dir, read_scalars, run_main, run_script
 
 
 def test_the_script_with_defaults_reaches_the_optimum_and_prints_the_summary(tmp_path):
@@ -80,23 +80,16 @@ def bad_input_setup(tmp_path):
     (tmp_path / "logs" / "reinforce" / "taken").mkdir(parents=True)
 
 
-def assert_refused(tmp_path, code, out, err, words):
-    assert code == 2
-    assert out == ""
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("train_reinforce.py: error: ") and words in err
-    assert sorted(p.name for p in (tmp_path / "logs" / "reinforce").iterdir()) == ["taken"]
-
-
 @pytest.mark.parametrize("args, words", BAD_INPUT)
 def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, args, words):
     bad_input_setup(tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert_refused(tmp_path, *run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys), words)
+    result = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert_refused(*result, "train_reinforce", words, tmp_path / "logs" / "reinforce")
 
 
 @pytest.mark.parametrize("args, words", [BAD_INPUT[2], BAD_INPUT[5], BAD_INPUT[7], BAD_INPUT[9]])
 def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, words):
     bad_input_setup(tmp_path)
     done = run_script("train_reinforce", *args, cwd=tmp_path)
-    assert_refused(tmp_path, done.returncode, done.stdout, done.stderr, words)
+    assert_refused(done.returncode, done.stdout, done.stderr, "train_reinforce", words, tmp_path / "logs" / "reinforce")
