@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pg import parallel
 from pg.config import (
     UsageError,
     check_choice,
@@ -50,7 +51,7 @@ from pg.optim import make_optimizer
 from pg.policy import Policy, sample_actions
 from pg.progress import Progress
 from pg.returns import normalize_returns, reward_to_go
-from pg.runlog import RunLogger, make_run_dir
+from pg.runlog import RunLogger, append, make_run_dir
 
 __all__ = ["EpisodicConfig", "EpisodicResult", "Episodes", "collect_episodes", "env_spaces", "make_envs", "train_episodic"]
 
@@ -99,7 +100,7 @@ class EpisodicResult:
     seconds: float  # wall time of training (not imports, not figures)
     mean_return: float  # over the last (up to) 100 episodes
     run_dir: Path | None
-    history: dict[str, list[float]]  # per logged update: 'env_steps' and each per-update scalar tag
+    history: dict[str, list[float]]  # per logged update: 'step' (environment steps) and each scalar tag
 
 
 class Episodes(NamedTuple):
@@ -187,13 +188,17 @@ def train_episodic(policy: Policy, *, config: EpisodicConfig | None = None, verb
     like = next(policy.parameters())
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     params = [p for p in policy.parameters() if p.requires_grad]
-    run_dir = make_run_dir(cfg.logdir, "episodic", cfg.run_name, cfg.seed) if cfg.logdir else None
+    world = parallel.current()  # under torchrun: this rank; the run folder and output are rank 0's
+    run_dir = make_run_dir(cfg.logdir, "episodic", cfg.run_name, cfg.seed) if cfg.logdir and world.is_main else None
+    verbose = verbose and world.is_main
+    model = parallel.synced(policy)  # the policy, or its DDP wrapper: gradients averaged over ranks
 
+    seed = parallel.rank_seed(cfg.seed, world)
     envs = make_envs(cfg.env_id, cfg.episodes_per_update)
-    envs.reset(seed=cfg.seed)  # seeds every sub-environment once; later resets continue their streams
-    generator = torch.Generator(device=like.device).manual_seed(cfg.seed)
+    envs.reset(seed=seed)  # seeds every sub-environment once; later resets continue their streams
+    generator = torch.Generator(device=like.device).manual_seed(seed)
     recent: deque[float] = deque(maxlen=SOLVED_WINDOW)
-    history: dict[str, list[float]] = {"env_steps": []}
+    history: dict[str, list[float]] = {}
     env_steps = episodes = update = 0
     solved = False
     started = time.perf_counter()
@@ -209,35 +214,35 @@ def train_episodic(policy: Policy, *, config: EpisodicConfig | None = None, verb
                 weight = reward_to_go(batch.reward, batch.done, cfg.gamma)[batch.valid]  # (S,) all valid steps
                 if cfg.normalize_returns:
                     weight = normalize_returns(weight)
-                dist = policy.distribution(batch.obs[batch.valid])
+                dist = model.distribution(batch.obs[batch.valid])
                 loss = reinforce_loss(dist.log_prob(batch.action[batch.valid]), weight)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))  # measures, does not clip
                 optimizer.step()
 
-                # each episode is logged at the env step where it ended: the steps all N
+                lengths, returns = batch.lengths, batch.returns
+                if world.size > 1:  # every rank counts every rank's episodes: they stop together
+                    lengths, returns = parallel.gather(lengths, like.device), parallel.gather(returns, like.device)
+                # each episode is logged at the env step where it ended: the steps all the
                 # environments had taken by then, on top of the steps of earlier batches
-                ended_at = env_steps + np.minimum(batch.lengths[None, :], batch.lengths[:, None]).sum(1)
-                for i in np.argsort(batch.lengths, kind="stable"):
+                ended_at = env_steps + np.minimum(lengths[None, :], lengths[:, None]).sum(1)
+                for i in np.argsort(lengths, kind="stable"):
                     log.scalars(int(ended_at[i]), {
-                        "charts/episodic_return": float(batch.returns[i]),
-                        "charts/episodic_length": int(batch.lengths[i]),
+                        "charts/episodic_return": float(returns[i]),
+                        "charts/episodic_length": int(lengths[i]),
                     })
-                env_steps += int(batch.lengths.sum())
-                episodes += len(batch.lengths)
-                recent.extend(batch.returns.tolist())
+                env_steps += int(lengths.sum())
+                episodes += len(lengths)
+                recent.extend(returns.tolist())
                 mean_return = float(np.mean(recent))
                 solved = len(recent) == SOLVED_WINDOW and mean_return >= cfg.target_return
 
                 logging = update % cfg.log_every == 0 or solved or env_steps >= cfg.total_steps
                 if logging:
-                    values = {"loss/reinforce": loss.item(), "grad/norm": grad_norm.item(), "charts/mean_return_100": mean_return}
-                    log.scalars(env_steps, values)
-                    log.policy(env_steps, policy)
-                    history["env_steps"].append(env_steps)
-                    for tag, value in values.items():
-                        history.setdefault(tag, []).append(value)
+                    values = {"loss/reinforce": loss, "grad/norm": grad_norm, "charts/mean_return_100": mean_return}
+                    append(history, env_steps, log.scalars(env_steps, values))
+                    log.histograms(env_steps, policy)
                 shown = {"episodes": episodes, "mean return": mean_return} if progress.wants(env_steps, logging) else None
                 progress.update(min(env_steps, cfg.total_steps), shown)
                 update += 1

@@ -68,9 +68,13 @@ def mse_grad_bias(hunger, target, weight, bias) -> Tensor:
     return 2.0 * ((p - _f64(target)) * p * (1.0 - p)).mean(-1)
 
 
-def expected_reward_affine(env: HungerBandit, weight, bias) -> tuple[Tensor, Tensor]:
-    """(J, dJ/db) in closed form for p(B) = sigmoid(w * hunger + b); `bias` may be a grid (...)."""
-    w, b, t = _f64(weight), _f64(bias), env.threshold
+def expected_reward_affine(env: HungerBandit, weight, bias) -> tuple[np.ndarray, np.ndarray]:
+    """(J, dJ/db) in closed form for p(B) = sigmoid(w * hunger + b), as float64 numpy values.
+
+    `bias` may be a number or an array (a grid of biases). numpy, not torch: this runs at every
+    logging point of a REINFORCE run, where two dozen tiny torch ops would cost ~100 us.
+    """
+    w, b, t = float(weight), np.asarray(bias, dtype=np.float64), env.threshold
     q_a, q_b = env.large_portion_probs
     spread = env.reward_good - env.reward_bad
     above, below = _integral_p_b(w, b, t, 1.0), _integral_p_b(w, b, 0.0, t)
@@ -79,32 +83,39 @@ def expected_reward_affine(env: HungerBandit, weight, bias) -> tuple[Tensor, Ten
     return env.reward_bad + spread * p_suits, spread * (q_b - q_a) * (d_above - d_below)
 
 
-def _integral_p_b(w: Tensor, b: Tensor, lo: float, hi: float) -> Tensor:
+def _integral_p_b(w: float, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Integral of sigmoid(w h + b) over h in [lo, hi]; the w -> 0 limit where w = 0."""
-    flat = torch.where(w == 0, torch.ones_like(w), w)
-    return torch.where(w == 0, (hi - lo) * torch.sigmoid(b), (_softplus(w * hi + b) - _softplus(w * lo + b)) / flat)
+    if w == 0:
+        return (hi - lo) * _sigmoid(b)
+    return (_softplus(w * hi + b) - _softplus(w * lo + b)) / w
 
 
-def _softplus(x: Tensor) -> Tensor:
-    """log(1 + e^x), exact everywhere; F.softplus returns x itself above x = 20, off by ~2e-9."""
-    return torch.logaddexp(x, torch.zeros_like(x))
-
-
-def _integral_p_b_grad(w: Tensor, b: Tensor, lo: float, hi: float) -> Tensor:
+def _integral_p_b_grad(w: float, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """d/db of `_integral_p_b`: (sigmoid(w hi + b) - sigmoid(w lo + b)) / w."""
-    flat = torch.where(w == 0, torch.ones_like(w), w)
-    s = torch.sigmoid(b)
-    return torch.where(w == 0, (hi - lo) * s * (1 - s), _sigmoid_difference(w * hi + b, w * lo + b) / flat)
+    if w == 0:
+        s = _sigmoid(b)
+        return (hi - lo) * s * (1 - s)
+    return _sigmoid_difference(w * hi + b, w * lo + b) / w
 
 
-def _sigmoid_difference(x: Tensor, y: Tensor) -> Tensor:
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + e^x), exact everywhere (torch's F.softplus returns x itself above x = 20)."""
+    return np.logaddexp(0.0, x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) with full relative precision in both tails."""
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _sigmoid_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """sigmoid(x) - sigmoid(y) without cancellation: in the upper tail, as sigmoid(-y) - sigmoid(-x).
 
     Where both sigmoids round to 1.0 the plain difference is exactly 0 and the sign of the slope
     is lost, which would send the bisection in `optimal_bias` the wrong way.
     """
     upper = (x + y) > 0
-    return torch.where(upper, torch.sigmoid(-y) - torch.sigmoid(-x), torch.sigmoid(x) - torch.sigmoid(y))
+    return np.where(upper, _sigmoid(-y) - _sigmoid(-x), _sigmoid(x) - _sigmoid(y))
 
 
 def expected_reward_quadrature(env: HungerBandit, policy: Policy) -> Tensor:

@@ -36,6 +36,9 @@ class Policy(nn.Module):
     with clear errors) is built here, once, so a bigger network trains with every trainer
     unchanged.
 
+    Row i's logits must depend on row i of `obs` alone (no batch statistics): REINFORCE treats
+    the rounds of a batch as independent, and `pg.reinforce.single_sample_gradients` relies on it.
+
     Set `obs_dim` (a class or instance attribute) to the observation width the network expects;
     `None` accepts any width. Set `num_actions` to K > 2 for a network that returns (N, K).
     """
@@ -54,8 +57,11 @@ class Policy(nn.Module):
 
     def distribution(self, obs: Tensor) -> Distribution:
         """Bernoulli over {0: Place A, 1: Place B} or Categorical over K actions, from logits."""
+        return self._distribution_from_logits(self._checked_logits(obs))
+
+    @staticmethod
+    def _distribution_from_logits(logits: Tensor) -> Distribution:
         # validate_args=False: the logits are our own, and validation costs a device sync per call
-        logits = self._checked_logits(obs)
         if logits.ndim == 1:
             return Bernoulli(logits=logits, validate_args=False)
         return Categorical(logits=logits, validate_args=False)
@@ -137,7 +143,8 @@ def actions_from_uniform(dist: Distribution, u: Tensor) -> Tensor:
     Bernoulli actions are float (as Bernoulli.log_prob expects), Categorical ones are long.
     """
     if isinstance(dist, Bernoulli):
-        return (u >= torch.sigmoid(-dist.logits)).to(dist.logits.dtype)
+        p_a = dist.logits.detach().neg().sigmoid_()  # (N,) in place: a batch of 1M pays per allocation
+        return (u >= p_a).to(p_a.dtype)
     inner_edges = dist.probs.cumsum(dim=-1)[..., :-1]  # (N, K - 1) where one action's slice ends
     return (inner_edges <= u.unsqueeze(-1)).sum(dim=-1)  # (N,) long, in 0..K-1
 
@@ -146,6 +153,8 @@ def sample_actions(dist: Distribution, generator: torch.Generator) -> Tensor:
     """Sample one action per row from `dist`, drawing from `generator` (reproducible runs)."""
     logits = dist.logits
     u = torch.rand(logits.shape[:1], generator=generator, device=logits.device, dtype=logits.dtype)
+    if isinstance(dist, Bernoulli):  # the same rule as actions_from_uniform, written into u's memory
+        return u.ge_(logits.detach().neg().sigmoid_())
     return actions_from_uniform(dist, u)
 
 

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from pg import figures
+from pg import figures, parallel
 from pg.config import (
     check_choice,
     check_int,
@@ -42,7 +43,7 @@ from pg.losses import MeanBaseline, reinforce_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy, sample_actions, trained_bias
 from pg.progress import Progress
-from pg.runlog import RunLogger, make_run_dir
+from pg.runlog import RunLogger, append, make_run_dir, policy_scalars, scalar_parameters
 
 __all__ = ["ReinforceConfig", "ReinforceResult", "single_sample_gradients", "train_reinforce"]
 
@@ -84,6 +85,7 @@ class ReinforceResult:
     expected_reward: float  # exact J of the trained policy
     optimal_reward: float  # the best J this policy can reach (see HungerBandit.optimal_reward)
     steps: int
+    seconds: float  # wall time of the training loop (not the setup, not the figure)
     run_dir: Path | None  # None when logging was off
     history: dict[str, list[float]]  # 'step' and every scalar tag of the run, at each logging point
 
@@ -102,22 +104,26 @@ def train_reinforce(
     `batch_size=8192`, `optimizer="sgd"`, `lr=10.0`, `baseline="none"` or `"mean"`, `seed=0`,
     `logdir="logs"` or None, `run_name`, `log_every`) or as a `config`. `env` defaults to
     `HungerBandit()`. Raises `UsageError` (a ValueError) for a bad setting or run folder before
-    any training is done.
+    any training is done. Inside a torch.distributed process group (torchrun), every rank samples
+    its own `batch_size` rounds and the gradients are averaged (see `pg.parallel`).
     """
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
     like = next(policy.parameters())
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    run_dir = make_run_dir(cfg.logdir, "reinforce", cfg.run_name, cfg.seed) if cfg.logdir else None
+    world = parallel.current()  # under torchrun: this rank; the run folder and output are rank 0's
+    run_dir = make_run_dir(cfg.logdir, "reinforce", cfg.run_name, cfg.seed) if cfg.logdir and world.is_main else None
+    verbose = verbose and world.is_main
+    model = parallel.synced(policy)  # the policy, or its DDP wrapper: gradients averaged over ranks
 
-    generator = torch.Generator(device=like.device).manual_seed(cfg.seed)
+    generator = torch.Generator(device=like.device).manual_seed(parallel.rank_seed(cfg.seed, world))
     baseline = MeanBaseline() if cfg.baseline == "mean" else None
     probes = torch.tensor(PROBE_HUNGER, dtype=like.dtype, device=like.device)
-    scalar_params = {n: p for n, p in policy.named_parameters() if p.requires_grad and p.ndim == 0}
+    scalar_params = scalar_parameters(policy)
     optimal = env.optimal_reward(policy)
     tail_start = cfg.steps - max(1, round(TAIL * cfg.steps))
     tail_sum = torch.zeros((), dtype=like.dtype, device=like.device)  # summed on the device: no sync per step
-    history: dict[str, list[float]] = {"step": []}
+    history: dict[str, list[float]] = {}
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
         log.settings(
@@ -125,42 +131,46 @@ def train_reinforce(
             metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
             trainer="reinforce", env=repr(env), initial_policy=repr(policy), torch=torch.__version__,
         )
+        started = time.perf_counter()
         for step in range(cfg.steps):
             hunger = env.sample_hunger(cfg.batch_size, generator, like.dtype)  # (N,)
-            dist = policy.distribution(hunger)
+            dist = model.distribution(hunger)
             action = sample_actions(dist, generator)  # (N,) 0 = Place A, 1 = Place B
             reward = env.reward(hunger, action, generator)  # (N,)
             loss = reinforce_loss(dist.log_prob(action), reward, baseline.value if baseline else None)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
 
-            average = reward.mean()
-            if step >= tail_start:
-                tail_sum += average
             logging = step % cfg.log_every == 0 or step == cfg.steps - 1
+            showing = progress.wants(step + 1, logging)
+            if step >= tail_start or logging or showing:  # a pass over the batch: only when used
+                average = reward.mean()
+                if step >= tail_start:
+                    tail_sum += average
             if logging:
                 with torch.no_grad():
-                    p_b = policy(probes)
+                    p_b = policy(probes)  # (4,)
                     values = {
-                        "loss/reinforce": loss.item(),
-                        "reward/average": average.item(),
-                        "reward/expected": env.expected_reward(policy).item(),
+                        "loss/reinforce": loss,
+                        "reward/average": average,
+                        "reward/expected": env.expected_reward(policy),
                         "reward/optimal": optimal,
-                        **{f"p_b/hunger_{h:g}": p for h, p in zip(PROBE_HUNGER, p_b.tolist())},
+                        **{f"p_b/hunger_{h:g}": p for h, p in zip(PROBE_HUNGER, p_b)},
+                        **policy_scalars(policy),
                     }
                     if baseline is not None and baseline.value is not None:
-                        values["reward/baseline"] = baseline.value.item()
-                log.scalars(step, values)
-                log.policy(step, policy)
-                _append(history, step, values, scalar_params)
+                        values["reward/baseline"] = baseline.value
+                append(history, step, log.scalars(step, values))
+                log.histograms(step, policy)
             shown = None
-            if progress.wants(step + 1, logging):
+            if showing:
                 shown = {**{n: p.item() for n, p in scalar_params.items()}, "reward": average.item()}
             progress.update(step + 1, shown)
             optimizer.step()
             if baseline is not None:
                 baseline.update(reward)  # after the step: the baseline only ever holds earlier batches
 
+        seconds = time.perf_counter() - started
         with torch.no_grad():
             expected = env.expected_reward(policy).item()
         if trained_bias(policy) is not None and run_dir is not None:
@@ -173,15 +183,10 @@ def train_reinforce(
         expected_reward=expected,
         optimal_reward=optimal,
         steps=cfg.steps,
+        seconds=seconds,
         run_dir=run_dir,
         history=history,
     )
-
-
-def _append(history: dict[str, list[float]], step: int, values: dict[str, float], params: dict[str, Tensor]) -> None:
-    history["step"].append(step)
-    for tag, value in [*values.items(), *((f"policy/{n}", p.item()) for n, p in params.items())]:
-        history.setdefault(tag, []).append(value)
 
 
 def single_sample_gradients(
@@ -191,22 +196,20 @@ def single_sample_gradients(
 
     Each estimate is minus the gradient, with respect to the policy's scalar `bias`, of the
     REINFORCE loss of one round with a constant `baseline`. Their mean estimates dJ/db; their
-    spread is the noise of a single guess. All n come from one forward-mode pass (`torch.func.jvp`
-    with respect to the bias), so memory stays O(n).
+    spread is the noise of a single guess. All n come from one backward pass: the bias is swapped
+    for n copies of itself (`functional_call`), one per round, and since round i's logit depends
+    only on row i (the `Policy` contract), copy i's gradient is round i's gradient.
     """
-    from torch.func import functional_call, jvp
+    from torch.func import functional_call
 
     bias = policy.bias.detach()
     hunger = env.sample_hunger(n, generator, bias.dtype)
     with torch.no_grad():
         action = sample_actions(policy.distribution(hunger), generator)
     reward = env.reward(hunger, action, generator)
-    log_prob = _LogProb(policy)
-
-    def per_sample_loss(b: Tensor) -> Tensor:  # (n,) reinforce_loss of each round alone
-        return -((reward - baseline) * functional_call(log_prob, {"policy.bias": b}, (hunger, action)))
-
-    _, grad = jvp(per_sample_loss, (bias,), (torch.ones_like(bias),))
+    copies = bias.expand(n).clone().requires_grad_()  # (n,) one bias per round
+    log_prob = functional_call(_LogProb(policy), {"policy.bias": copies}, (hunger, action))  # (n,)
+    (grad,) = torch.autograd.grad(-((reward - baseline) * log_prob).sum(), copies)
     return -grad  # ascent direction: estimates of dJ/db
 
 

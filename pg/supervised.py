@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from pg.config import (
 from pg.optim import OPTIMIZERS, make_optimizer
 from pg.policy import Policy, trained_bias
 from pg.progress import Progress
-from pg.runlog import RunLogger, make_run_dir
+from pg.runlog import RunLogger, append, make_run_dir, policy_scalars, scalar_parameters
 
 __all__ = ["SupervisedConfig", "SupervisedResult", "train_supervised"]
 
@@ -74,8 +75,9 @@ class SupervisedResult:
 
     loss: float  # MSE after the last step
     steps: int
+    seconds: float  # wall time of the training loop (not the setup, not the figure)
     run_dir: Path | None  # None when logging was off
-    history: dict[str, list[float]]  # 'step', 'loss/mse' and 'policy/<name>' at every logging point
+    history: dict[str, list[float]]  # 'step' and every scalar tag of the run, at each logging point
 
 
 def train_supervised(
@@ -99,15 +101,15 @@ def train_supervised(
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     run_dir = make_run_dir(cfg.logdir, "supervised", cfg.run_name, cfg.seed) if cfg.logdir else None
     probes = _probe_indices(hunger)
-    scalar_params = {n: p for n, p in policy.named_parameters() if p.requires_grad and p.ndim == 0}
-    history: dict[str, list[float]] = {"step": [], "loss/mse": [], **{f"policy/{n}": [] for n in scalar_params}}
+    history: dict[str, list[float]] = {"step": []}
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
         log.settings(
             dataclasses.asdict(cfg),
-            metrics=["loss/mse", *(f"policy/{n}" for n in scalar_params)],
+            metrics=["loss/mse", *(f"policy/{name}" for name in scalar_parameters(policy))],
             trainer="supervised", initial_policy=repr(policy), examples=len(target), torch=torch.__version__,
         )
+        started = time.perf_counter()
         for step in range(cfg.steps):
             p_b = policy(hunger)  # (N,) p(B)
             loss = F.mse_loss(p_b, target)  # mean over the N examples
@@ -116,25 +118,23 @@ def train_supervised(
 
             logging = step % cfg.log_every == 0 or step == cfg.steps - 1
             if logging:
-                log.scalars(step, {"loss/mse": loss, **{tag: p_b[i] for tag, i in probes.items()}})
-                log.policy(step, policy)
-                history["step"].append(step)
-                history["loss/mse"].append(loss.item())
-                for n, p in scalar_params.items():
-                    history[f"policy/{n}"].append(p.item())
+                values = {"loss/mse": loss, **{tag: p_b[i] for tag, i in probes.items()}, **policy_scalars(policy)}
+                append(history, step, log.scalars(step, values))
+                log.histograms(step, policy)
             shown = None
             if progress.wants(step + 1, logging):
-                shown = {**{n: p.item() for n, p in scalar_params.items()}, "loss": loss.item()}
+                shown = {**{n: p.item() for n, p in scalar_parameters(policy).items()}, "loss": loss.item()}
             progress.update(step + 1, shown)
             optimizer.step()
 
+        seconds = time.perf_counter() - started
         with torch.no_grad():
             final_loss = F.mse_loss(policy(hunger), target).item()
         if trained_bias(policy) is not None and run_dir is not None:
             path = history["policy/bias"] + [policy.bias.item()]
             log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), cfg.steps, "mse_vs_bias.png")
 
-    return SupervisedResult(loss=final_loss, steps=cfg.steps, run_dir=run_dir, history=history)
+    return SupervisedResult(loss=final_loss, steps=cfg.steps, seconds=seconds, run_dir=run_dir, history=history)
 
 
 def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:

@@ -7,6 +7,7 @@ reaches 475 (CartPole-v1 is "solved"), or when the step budget runs out.
 
     python scripts/train_cartpole.py                  # defaults: solves in a few seconds
     python scripts/train_cartpole.py --seed 2 --hidden 32,32
+    torchrun --standalone --nproc_per_node=2 scripts/train_cartpole.py   # 2 x 16 episodes per update
     tensorboard --logdir logs
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from pg import cli
+from pg import cli, parallel
 from pg.config import require, setting
 from pg.episodic import EpisodicConfig, env_spaces, train_episodic
 from pg.mlp import ACTIVATIONS, MLPPolicy
@@ -26,6 +27,7 @@ from pg.mlp import ACTIVATIONS, MLPPolicy
 class Args(EpisodicConfig):
     hidden: str = setting("64,64", "hidden layer widths of the MLP, comma-separated")
     activation: str = setting("tanh", "activation between layers", choices=tuple(ACTIVATIONS))
+    device: str = setting("cpu", "cpu, cuda or auto: CartPole steps on the CPU, so the CPU is fastest", choices=parallel.DEVICES)
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -45,9 +47,12 @@ def main() -> None:
     args = cli.parse(Args, description=__doc__)
     obs_dim, num_actions = env_spaces(args.env_id)
 
-    torch.manual_seed(args.seed)
-    policy = MLPPolicy(obs_dim, args.hidden_sizes(), num_actions, args.activation)
-    result = train_episodic(policy, config=args, verbose=not args.quiet)
+    with parallel.session(args.device) as (device, world):
+        torch.manual_seed(args.seed)
+        policy = MLPPolicy(obs_dim, args.hidden_sizes(), num_actions, args.activation).to(device)
+        result = train_episodic(policy, config=args, verbose=not args.quiet)
+    if not world.is_main:
+        return
 
     verdict = "solved" if result.solved else "not solved"
     print(f"{args.env_id} {verdict}: mean return {result.mean_return:.1f} over the last 100 episodes "

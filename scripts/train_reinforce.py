@@ -7,6 +7,7 @@ one, and weight that guess by the reward it earned: loss = -mean(reward * log p(
     python scripts/train_reinforce.py --batch-size 1 --lr 1 --steps 3000   # the article's procedure
     python scripts/train_reinforce.py --walkthrough            # the article's two worked steps
     python scripts/train_reinforce.py --stochastic-portions    # noisy rewards, same optimum
+    torchrun --standalone --nproc_per_node=2 scripts/train_reinforce.py   # 2 processes, one update
     tensorboard --logdir logs
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg import cli
+from pg import cli, parallel
 from pg.config import UsageError, check_finite, setting
 from pg.walkthrough import format_walkthrough, walkthrough
 
@@ -32,6 +33,7 @@ class Args(pg.ReinforceConfig):
     reward_bad: float = setting(-1.0, "reward when it does not")
     stochastic_portions: bool = setting(False, "Place A serves large 15%% of the time, Place B 80%%")
     walkthrough: bool = setting(False, "replay the article's two worked steps at hunger 0 and exit")
+    device: str = setting("auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES)
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -55,18 +57,23 @@ def main() -> None:
         print(format_walkthrough(walkthrough()))
         return
 
-    torch.manual_seed(args.seed)
-    env = args.env()
-    policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight)
-    result = pg.train_reinforce(policy, env, config=args, verbose=not args.quiet)
+    with parallel.session(args.device) as (device, world):
+        torch.manual_seed(args.seed)
+        env = args.env()
+        policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
+        result = pg.train_reinforce(policy, env, config=args, verbose=not args.quiet)
+    if world.is_main:
+        summarise(args, env, policy, result)
 
+
+def summarise(args: Args, env: pg.HungerBandit, policy: pg.HungerPolicy, result: pg.ReinforceResult) -> None:
     best = env.optimal_bias(args.weight) if not args.train_weight else None
     print(f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}"
           + (f"   (optimal bias {best:.6f})" if best is not None else ""))
     share = result.average_reward / result.optimal_reward if result.optimal_reward else float("nan")
     print(f"average reward {result.average_reward:.6f} over the last 20% of steps   "
           f"exact J {result.expected_reward:.6f}   optimum {result.optimal_reward:.6f} ({share:.1%})")
-    hunger = torch.tensor(pg.reinforce.PROBE_HUNGER)
+    hunger = torch.tensor(pg.reinforce.PROBE_HUNGER, device=policy.bias.device)
     with torch.no_grad():
         p_b = policy(hunger)
     print("hunger   p(B)")

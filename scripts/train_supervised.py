@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg import cli
-from pg.config import check_finite, setting
+from pg import cli, parallel
+from pg.config import UsageError, check_finite, setting
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Args(pg.SupervisedConfig):
     weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
     train_weight: bool = setting(False, "train the weight as well as the bias")
     data: str | None = setting(None, "CSV file with columns hunger,p_b (default: the article's table)")
+    device: str = setting("auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES)
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -36,13 +37,16 @@ def main() -> None:
     args = cli.parse(Args, description=__doc__)
     hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
 
-    torch.manual_seed(args.seed)
-    policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight)
-    result = pg.train_supervised(policy, hunger, target, config=args, verbose=not args.quiet)
+    with parallel.session(args.device) as (device, world):
+        if world.size > 1:
+            raise UsageError("supervised training is one full batch of labelled points; run it as one process, not under torchrun")
+        torch.manual_seed(args.seed)
+        policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
+        result = pg.train_supervised(policy, hunger, target, config=args, verbose=not args.quiet)
 
     print(f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE {result.loss:.6g}")
     with torch.no_grad():
-        p_b = policy(hunger)
+        p_b = policy(hunger.to(device))
     print("hunger   p(B)      target")
     for h, p, y in zip(hunger.tolist(), p_b.tolist(), target.tolist()):
         print(f"{h:<8.3g} {p:<9.6f} {y:g}")

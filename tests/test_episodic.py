@@ -48,7 +48,7 @@ def test_tensorboard_gets_one_point_per_finished_episode_against_environment_ste
     assert steps == sorted(steps) and steps[-1] == result.env_steps  # the last episode ends the last batch
     assert sum(v for _, v in scalars["charts/episodic_length"]) == result.env_steps
     for tag in ("loss/reinforce", "grad/norm", "charts/mean_return_100"):
-        assert [s for s, _ in scalars[tag]] == result.history["env_steps"], tag
+        assert [s for s, _ in scalars[tag]] == result.history["step"], tag
     histograms = set(read_events(result.run_dir).Tags()["histograms"])
     assert {"params/net.0.weight", "grads/net.0.weight"} <= histograms
 

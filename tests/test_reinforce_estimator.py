@@ -60,6 +60,22 @@ def test_a_baseline_that_depends_on_this_batch_s_actions_is_caught_as_biased():
     assert abs(grads.mean().item() - exact) > 10 * grads.std().item() / len(grads) ** 0.5
 
 
+@pytest.mark.parametrize("baseline", [0.0, 0.7])
+def test_each_single_sample_guess_is_minus_the_gradient_of_reinforce_loss_on_that_round_alone(baseline):
+    env = pg.HungerBandit(stochastic_portions=True)
+    policy = pg.HungerPolicy(bias=-3.0, dtype=torch.float64)
+    guesses = single_sample_gradients(policy, env, 12, torch.Generator().manual_seed(8), baseline=baseline)
+    gen = torch.Generator().manual_seed(8)  # replay the same draws, one round at a time
+    hunger = env.sample_hunger(12, gen, torch.float64)
+    action = pg.sample_actions(policy.distribution(hunger), gen)
+    reward = env.reward(hunger, action, gen)
+    for i in range(12):
+        policy.zero_grad()
+        dist = policy.distribution(hunger[i : i + 1])
+        pg.reinforce_loss(dist.log_prob(action[i : i + 1]), reward[i : i + 1], baseline).backward()
+        assert guesses[i].item() == pytest.approx(-policy.bias.grad.item(), rel=1e-12, abs=1e-15)
+
+
 @pytest.mark.parametrize("bias", [0.0, -5.0, -10.0, -12.0])
 def test_single_sample_guesses_average_to_the_exact_derivative(bias):
     env = pg.HungerBandit()

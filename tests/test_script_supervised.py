@@ -51,11 +51,11 @@ def test_help_lists_every_flag_with_its_default(tmp_path):
     done = run_script("train_supervised", "--help", cwd=tmp_path)
     assert done.returncode == 0
     for flag in ["--steps", "--lr", "--optimizer", "--weight", "--train-weight", "--seed", "--logdir",
-                 "--run-name", "--log-every", "--data", "--quiet"]:
+                 "--run-name", "--log-every", "--data", "--device", "--quiet"]:
         assert flag in done.stdout
     text = " ".join(done.stdout.split())  # argparse wraps lines at the terminal width
     assert "(default: 200)" in text and "(default: rprop)" in text and "{sgd,adam,rprop}" in text
-    assert text.count("(default:") == 9  # every flag that takes a value, none twice
+    assert text.count("(default:") == 10  # every flag that takes a value, none twice
 
 
 BAD_INPUT = [

@@ -1,0 +1,320 @@
+"""Measurements behind the README's performance figures; `scripts/benchmark.py` runs them.
+
+Each section returns a `Table` (Markdown for people, a dict for the JSON file):
+
+- throughput: REINFORCE episodes per second on the hunger task, the article's one-sample loop
+  (kept lean: plain PyTorch, no checks, no logging) against the batched trainer;
+- solution: time to reach bias -10 (within 0.1 supervised, 0.25 REINFORCE), for the training
+  part and for the whole `scripts/train_*.py` process, next to the smallest PyTorch training
+  program (import torch, one torch.optim step), which is what any script here pays first;
+- logging: time per training step with TensorBoard logging at the default cadence and without;
+- variance: single-sample REINFORCE gradients against the exact derivative, with and without
+  a mean-reward baseline;
+- cartpole: whole-process time and environment steps to solve CartPole-v1, against a per-step
+  single-environment loop of the same algorithm (one episode per update, as reference examples do).
+
+Per-step times come from two run lengths, (T(long) - T(short)) / (long - short), so fixed costs
+(building the optimiser, the run folder, the figure) cancel; every time is a median of repeats.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import pg
+from pg.policy import sample_actions
+from pg.reinforce import single_sample_gradients
+
+__all__ = ["SECTIONS", "Table", "machine", "run_sections"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("throughput", "solution", "logging", "variance", "cartpole")
+MINIMAL_PROGRAM = (
+    "import torch\n"
+    "p = torch.nn.Parameter(torch.zeros(()))\n"
+    "opt = torch.optim.SGD([p], lr=1.0)\n"
+    "(p - 1).pow(2).backward()\n"
+    "opt.step()\n"
+)
+
+
+@dataclass
+class Table:
+    title: str
+    columns: list[str]
+    rows: list[list] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in self.rows]
+        return "\n".join(lines + [""] + [f"- {note}" for note in self.notes])
+
+    def as_dict(self) -> dict:
+        return {"title": self.title, "columns": self.columns, "rows": self.rows, "notes": self.notes}
+
+
+def _cell(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = re.findall(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    info = {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu,
+        "cores": len(os.sched_getaffinity(0)),
+        "torch threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+def run_sections(names: Sequence[str], quick: bool, echo: Callable[[str], None] = print) -> list[Table]:
+    """Run the named sections in order, echoing each table as it completes."""
+    tables = []
+    for name in names:
+        table = _SECTIONS[name](quick)
+        echo(table.markdown() + "\n")
+        tables.append(table)
+    return tables
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _median_time(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _per_step(run: Callable[[int], object], short: int, long: int, repeats: int) -> float:
+    """Seconds per step of `run(steps)`, fixed costs cancelled."""
+    run(short)  # warm up: first calls import and allocate
+    return (_median_time(lambda: run(long), repeats) - _median_time(lambda: run(short), repeats)) / (long - short)
+
+
+def _process_time(args: Sequence[str], repeats: int, cwd: Path) -> float:
+    """Median wall time of a whole `python ...` process, imports included."""
+    return _median_time(lambda: subprocess.run([sys.executable, *args], cwd=cwd, check=True, capture_output=True), repeats)
+
+
+def _lean_article_loop(n: int, generator: torch.Generator) -> float:
+    """The article's procedure, one sample and one update at a time, in plain PyTorch."""
+    bias = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.SGD([bias], lr=1.0)
+    for _ in range(n):
+        hunger = torch.rand((), generator=generator)
+        logit = 20.0 * hunger + bias
+        went_b = bool(torch.rand((), generator=generator) >= torch.sigmoid(-logit))
+        reward = 1.0 if went_b == bool(hunger > 0.5) else -1.0
+        loss = -reward * F.logsigmoid(logit if went_b else -logit)  # -(reward * log p(action))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return bias.item()
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+
+def throughput(quick: bool) -> Table:
+    table = Table("REINFORCE throughput on the hunger task", ["how", "device", "batch", "episodes / s", "vs the one-sample loop"])
+    gen = torch.Generator().manual_seed(0)
+    n = 3000 if quick else 20000
+    _lean_article_loop(200, gen)
+    lean = n / _median_time(lambda: _lean_article_loop(n, gen), 3)
+    table.rows.append(["article's loop: 1 sample, 1 update (plain PyTorch)", "cpu", 1, lean, 1.0])
+
+    def trainer(batch: int, device: str) -> Callable[[int], object]:
+        return lambda steps: pg.train_reinforce(pg.HungerPolicy(device=device), batch_size=batch, steps=steps, lr=1.0, logdir=None)
+
+    per = _per_step(trainer(1, "cpu"), 200, 1200 if quick else 5200, 3)
+    table.rows.append(["train_reinforce, batch 1", "cpu", 1, 1 / per, 1 / per / lean])
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    batches = [1024, 8192, 65536, 262144] if quick else [1024, 8192, 65536, 262144, 1048576]
+    for device in devices:
+        for batch in batches + ([4194304] if device == "cuda" and not quick else []):
+            steps = max(4, min(400, 2_000_000 // batch))
+            per = _per_step(trainer(batch, device), steps, 3 * steps, 3)
+            table.rows.append(["train_reinforce, batched", device, batch, batch / per, batch / per / lean])
+    table.notes.append(f"peak resident memory of a whole process training at batch 1,048,576 on the CPU: {_peak_rss_mib(1_048_576):.0f} MiB")
+    return table
+
+
+def _peak_rss_mib(batch: int) -> float:
+    code = (
+        "import resource, pg\n"
+        f"pg.train_reinforce(pg.HungerPolicy(), batch_size={batch}, steps=10, logdir=None)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return int(done.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
+
+
+def solution(quick: bool) -> Table:
+    table = Table("Time to solution (defaults)", ["what", "seconds", "vs the minimal PyTorch program"])
+    repeats = 3 if quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        (cwd / "minimal.py").write_text(MINIMAL_PROGRAM)
+        minimal = _process_time(["minimal.py"], repeats, cwd)
+        table.rows.append(["minimal PyTorch training program (import torch, one torch.optim step), whole process", minimal, 1.0])
+        for name in ("supervised", "reinforce"):
+            seconds = _process_time([str(ROOT / "scripts" / f"train_{name}.py"), "--quiet"], repeats, cwd)
+            table.rows.append([f"scripts/train_{name}.py with defaults, whole process (logging, figure)", seconds, seconds / minimal])
+
+    hunger, target = pg.article_data()
+    env = pg.HungerBandit()
+    for name, tolerance, train in [
+        ("supervised", 0.1, lambda steps: pg.train_supervised(pg.HungerPolicy(), hunger, target, steps=steps, log_every=1, logdir=None)),
+        ("reinforce", 0.25, lambda steps: pg.train_reinforce(pg.HungerPolicy(), env, steps=steps, log_every=1, logdir=None)),
+    ]:
+        history = train(400).history["policy/bias"]  # the bias before step k: after k updates
+        steps = next(k for k, bias in enumerate(history) if abs(bias + 10) < tolerance)
+        seconds = _median_time(lambda: train(steps), repeats)
+        table.rows.append([f"train_{name} until the bias is within {tolerance} of -10 ({steps} steps), training part", seconds, ""])
+    table.notes.append("The minimal program takes this long because building any torch.optim optimizer imports torch._dynamo.")
+    return table
+
+
+def logging_overhead(quick: bool) -> Table:
+    table = Table("TensorBoard logging overhead (default cadence: every 10 steps)", ["trainer", "us / step, no logging", "us / step, logging", "slower by"])
+    hunger, target = pg.article_data()
+    env = pg.HungerBandit()
+    repeats = 3 if quick else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, run, steps in [
+            ("train_reinforce (batch 8192)", lambda d, s: pg.train_reinforce(pg.HungerPolicy(), env, steps=s, logdir=d), 1000 if quick else 3000),
+            ("train_supervised (4 points)", lambda d, s: pg.train_supervised(pg.HungerPolicy(), hunger, target, steps=s, logdir=d), 2000 if quick else 10000),
+        ]:
+            run(None, 20)  # warm up
+            pairs = [(run(None, steps).seconds / steps, run(tmp, steps).seconds / steps) for _ in range(repeats)]
+            off, on = (statistics.median(column) for column in zip(*pairs))  # interleaved: drift hits both
+            table.rows.append([name, off * 1e6, on * 1e6, f"{on / off - 1:+.1%}"])
+    table.notes.append("Time of the training loop alone (the results' `seconds`), median of repeats; logging runs write "
+                       "every scalar, the histograms of >= 1-dim parameters and the hparams, as the scripts do.")
+    return table
+
+
+def estimator_variance(quick: bool) -> Table:
+    table = Table(
+        "REINFORCE gradient estimates of dJ/db (one sample each)",
+        ["rewards", "bias", "exact dJ/db", "mean of guesses", "std, no baseline", "std, baseline = J", "variance ratio"],
+    )
+    n = 50_000 if quick else 400_000
+    for good, bad in ((1.0, -1.0), (1.0, 0.0)):
+        env = pg.HungerBandit(reward_good=good, reward_bad=bad)
+        for bias in (0.0, -5.0, -10.0):
+            policy = pg.HungerPolicy(bias=bias, dtype=torch.float64)
+            j = env.expected_reward(policy).item()
+            plain = single_sample_gradients(policy, env, n, torch.Generator().manual_seed(1))
+            based = single_sample_gradients(policy, env, n, torch.Generator().manual_seed(1), baseline=j)
+            exact = env.expected_reward_grad_bias(policy).item()
+            table.rows.append([f"+{good:g} / {bad:g}", bias, f"{exact:.5f}", f"{plain.mean().item():.5f} ± {plain.std().item() / n**0.5:.5f}",
+                               plain.std().item(), based.std().item(), (based.var() / plain.var()).item()])
+    table.notes.append(f"{n:,} single-sample guesses per row; the baseline is the exact mean reward J, the value the running mean tracks.")
+    return table
+
+
+def cartpole(quick: bool) -> Table:
+    table = Table("CartPole-v1 to solved (mean return of the last 100 episodes >= 475)",
+                  ["how", "seed", "solved", "episodes", "env steps", "training s", "whole process s"])
+    seeds = (1,) if quick else (1, 2, 3)
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_cartpole.py"), "--seed", str(seed), "--quiet"],
+                                  cwd=tmp, check=True, capture_output=True, text=True)
+            whole = time.perf_counter() - start
+            effort = re.search(r"after (\d+) episodes, (\d+) environment steps, ([\d.]+) s", done.stdout)
+            table.rows.append(["scripts/train_cartpole.py (16 episodes per update, vectorised)", seed, "solved" in done.stdout.split(":")[0],
+                               int(effort[1]), int(effort[2]), float(effort[3]), whole])
+    cap = 30.0 if quick else 120.0
+    for seed in seeds:
+        solved, episodes, steps, seconds = _single_env_reinforce(seed, cap)
+        table.rows.append(["per-step loop, 1 environment, 1 episode per update", seed, solved, episodes, steps, seconds, ""])
+    table.notes.append(f"The per-step loop is the same algorithm (MLP 64x64, Adam lr 0.01, gamma 0.99, normalised reward-to-go) "
+                       f"with a policy call per environment step; it stops unsolved after {cap:.0f} s.")
+    return table
+
+
+def _single_env_reinforce(seed: int, cap: float) -> tuple[bool, int, int, float]:
+    """REINFORCE the way the common reference examples write it: one environment, a policy call
+    per step, log-probabilities collected as the episode runs, one update per episode."""
+    import gymnasium as gym
+
+    torch.manual_seed(seed)
+    policy = pg.MLPPolicy(obs_dim=4, hidden=(64, 64), num_actions=2)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=0.01)
+    generator = torch.Generator().manual_seed(seed)
+    env = gym.make("CartPole-v1")
+    env.reset(seed=seed)
+    recent: deque[float] = deque(maxlen=100)
+    episodes = steps = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < cap:
+        obs, _ = env.reset()
+        log_probs, rewards, done = [], [], False
+        while not done:
+            dist = policy.distribution(torch.as_tensor(obs).unsqueeze(0))  # (1, 4)
+            action = sample_actions(dist, generator)
+            log_probs.append(dist.log_prob(action))
+            obs, reward, terminated, truncated, _ = env.step(int(action.item()))
+            rewards.append(reward)
+            done = terminated or truncated
+        reward_t = torch.tensor(rewards).unsqueeze(1)  # (T, 1)
+        ends = torch.zeros_like(reward_t, dtype=torch.bool)
+        weight = pg.normalize_returns(pg.reward_to_go(reward_t, ends, 0.99).squeeze(1))
+        loss = pg.reinforce_loss(torch.cat(log_probs), weight)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        episodes, steps = episodes + 1, steps + len(rewards)
+        recent.append(sum(rewards))
+        if len(recent) == 100 and statistics.fmean(recent) >= 475:
+            return True, episodes, steps, time.perf_counter() - start
+    return False, episodes, steps, time.perf_counter() - start
+
+
+_SECTIONS = {
+    "throughput": throughput,
+    "solution": solution,
+    "logging": logging_overhead,
+    "variance": estimator_variance,
+    "cartpole": cartpole,
+}

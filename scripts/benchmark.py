@@ -1,0 +1,56 @@
+"""Measure pg: REINFORCE throughput, time to solution, logging overhead, gradient variance, CartPole.
+
+    python scripts/benchmark.py                           # every section, a few minutes
+    python scripts/benchmark.py --quick                   # smaller runs, about a minute
+    python scripts/benchmark.py --only throughput,logging
+
+Prints a Markdown table per section and writes them, with a description of the machine, to
+LOGDIR/benchmark/<time>.md and .json. What each section measures: `pg/benchmark.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pg import benchmark, cli
+from pg.config import UsageError, require, setting
+
+
+@dataclass
+class Args:
+    only: str = setting(",".join(benchmark.SECTIONS), "comma-separated sections to run")
+    quick: bool = setting(False, "smaller runs and fewer repeats: rougher figures, about a minute")
+    logdir: str = setting("logs", "results go to LOGDIR/benchmark/<time>.md and .json")
+
+    def __post_init__(self):
+        unknown = [name for name in self.sections() if name not in benchmark.SECTIONS]
+        require(not unknown, f"only must name sections among {', '.join(benchmark.SECTIONS)}, got {', '.join(unknown)}")
+
+    def sections(self) -> list[str]:
+        return [name.strip() for name in self.only.split(",") if name.strip()]
+
+
+def main() -> None:
+    args = cli.parse(Args, description=__doc__)
+    out = Path(args.logdir) / "benchmark"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create {out}: {e.strerror}") from None
+
+    machine = benchmark.machine()
+    header = "## pg benchmark\n\n" + "\n".join(f"- {key}: {value}" for key, value in machine.items()) + "\n"
+    print(header)
+    tables = benchmark.run_sections(args.sections(), args.quick)
+
+    stem = out / f"{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}"
+    stem.with_suffix(".md").write_text(header + "\n" + "\n\n".join(t.markdown() for t in tables) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps({"machine": machine, "quick": args.quick, "tables": [t.as_dict() for t in tables]}, indent=2) + "\n")
+    print(f"results: {stem}.md and {stem}.json")
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli.run(main))

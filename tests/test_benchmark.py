@@ -1,0 +1,40 @@
+"""`scripts/benchmark.py`: runs, prints Markdown, writes JSON; its measuring helpers are sound."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import assert_refused, run_main, run_script
+from pg import benchmark
+
+
+def test_a_table_renders_as_markdown_with_readable_numbers():
+    table = benchmark.Table("T", ["a", "b", "c", "d"], rows=[["x", 1234567.0, 0.012345, True]], notes=["n"])
+    assert table.markdown().splitlines() == ["### T", "", "| a | b | c | d |", "|---|---|---|---|", "| x | 1,234,567 | 0.01235 | yes |", "", "- n"]
+
+
+def test_the_lean_article_loop_learns_like_the_article_says():
+    import torch
+
+    bias = benchmark._lean_article_loop(2000, torch.Generator().manual_seed(0))
+    assert -13 < bias < -7  # one sample per update: it wanders around -10
+
+
+@pytest.mark.slow
+def test_the_quick_benchmark_prints_tables_and_writes_them(tmp_path):
+    done = run_script("benchmark", "--quick", "--only", "variance,logging", "--logdir", "out", cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "### REINFORCE gradient estimates" in done.stdout and "### TensorBoard logging overhead" in done.stdout
+    (json_file,) = (tmp_path / "out" / "benchmark").glob("*-quick.json")
+    saved = json.loads(json_file.read_text())
+    assert saved["quick"] and saved["machine"]["cores"] >= 1
+    assert [t["title"].split()[0] for t in saved["tables"]] == ["REINFORCE", "TensorBoard"]
+    assert len(saved["tables"][0]["rows"]) == 6 and json_file.with_suffix(".md").is_file()
+
+
+def test_an_unknown_section_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    result = run_main("benchmark", "--only", "speed", monkeypatch=monkeypatch, capsys=capsys)
+    assert_refused(*result, "benchmark", "--only must name sections among throughput", tmp_path / "logs")
