@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import os
 import re
+import signal
 import sys
 import types
 import typing
@@ -19,9 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
+from pg.checkpoint import NonFiniteError
 from pg.config import UsageError
 
-__all__ = ["parse", "run", "fail"]
+__all__ = ["continue_run", "fail", "parse", "report_interruption", "run"]
 
 C = TypeVar("C")
 
@@ -81,6 +83,35 @@ def _scalar(kind) -> type:
     return kind
 
 
+def continue_run(args: C, saved: dict, may_change: set[str]) -> C:
+    """`args` for resuming a run: its saved settings, except the fields in `may_change`.
+
+    Any other flag the user gave must agree with the saved run; changing, say, the learning rate
+    half-way would not continue the run but start a different one, so it is refused.
+    """
+    merged = {}
+    for field in dataclasses.fields(args):
+        given, saved_value = getattr(args, field.name), saved.get(field.name, field.default)
+        if field.name in may_change:
+            merged[field.name] = given
+            continue
+        if given != field.default and given != saved_value:
+            raise UsageError(
+                f"{field.name} is {given!r} here but {saved_value!r} in the run being resumed; "
+                f"resume continues a run with its own settings"
+            )
+        merged[field.name] = saved_value
+    return dataclasses.replace(args, **merged)
+
+
+def report_interruption(script: str, signum: int, done: int, total: int, total_flag: str, run_dir, saved) -> int:
+    """Say where an interrupted run left everything and how to go on; return its exit code."""
+    print(f"stopped by {signal.Signals(signum).name} after {done} of {total}; checkpoint {saved}, events flushed")
+    if run_dir is not None:
+        print(f"resume with: python scripts/{script} --resume {run_dir} {total_flag} {total}")
+    return 128 + signum
+
+
 def fail(message: object) -> NoReturn:
     """End the script now: one line on stderr, exit code 2."""
     print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
@@ -93,6 +124,9 @@ def run(main: Callable[[], int | None]) -> int:
         return main() or 0
     except UsageError as e:
         fail(e)
+    except NonFiniteError as e:  # training diverged: not bad input, but one clear line all the same
+        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{Path(sys.argv[0]).name}: interrupted", file=sys.stderr)
         return 130

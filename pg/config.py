@@ -62,9 +62,13 @@ def check_int(name: str, value: Any, minimum: int) -> None:
     )
 
 
-def check_positive(name: str, value: Any) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    require(ok, f"{name} must be a finite number > 0, got {value!r}")
+def check_positive(name: str, value: Any, maximum: float = math.inf) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value <= maximum
+    bound = f" and <= {maximum:g}" if math.isfinite(maximum) else ""
+    require(ok, f"{name} must be a finite number > 0{bound}, got {value!r}")
+
+
+MAX_LR = 1e6  # beyond this Adam's step size overflows float32 inside torch.optim (a traceback, not an error)
 
 
 def check_finite(name: str, value: Any) -> None:
@@ -90,8 +94,9 @@ def check_logdir(value: Any) -> None:
 
 
 def check_run_settings(config: Any) -> None:
-    """The settings every trainer shares: seed, logdir, run_name, log_every."""
+    """The settings every trainer shares: seed, logdir, run_name, log_every, save_every."""
     check_int("seed", config.seed, 0)
     check_logdir(config.logdir)
     check_run_name(config.run_name)
     check_int("log_every", config.log_every, 1)
+    check_int("save_every", config.save_every, 0)

@@ -26,6 +26,7 @@ __all__ = ["ARTICLE_HUNGER", "ARTICLE_P_B", "DataError", "article_data", "load_c
 ARTICLE_HUNGER = (0.0, 1.0, 0.1, 0.9)
 ARTICLE_P_B = (0.0, 1.0, 0.0, 1.0)
 COLUMNS = ("hunger", "p_b")
+MAX_BYTES = 64 * 2**20  # about two million rows: far more labels than a hunger policy needs
 
 
 class DataError(UsageError):
@@ -40,6 +41,8 @@ def article_data(dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
 def load_csv(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Read (hunger, p_b) tensors of shape (N,) from a CSV file with a `hunger,p_b` header."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size > MAX_BYTES:
+        raise DataError(f"{path}: {path.stat().st_size:,} bytes is more than the {MAX_BYTES // 2**20} MiB this loader reads")
     try:
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))

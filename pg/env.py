@@ -19,6 +19,7 @@ bias come from `pg.exact`; the methods here tie them to this environment's setti
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -29,7 +30,9 @@ from pg import exact
 from pg.config import require
 from pg.policy import HungerPolicy, Policy
 
-__all__ = ["HungerBandit"]
+__all__ = ["HungerBandit", "MAX_REWARD"]
+
+MAX_REWARD = 1e30  # so that sums of rewards over a batch of millions stay finite in float32
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ class HungerBandit:
             self.reward_good > self.reward_bad,
             f"reward_good must be greater than reward_bad, got {self.reward_good} <= {self.reward_bad}",
         )
+        for name in ("reward_good", "reward_bad"):
+            value = getattr(self, name)
+            require(abs(value) <= MAX_REWARD, f"{name} must be within ±{MAX_REWARD:g}, got {value}")
         for name in ("p_large_a", "p_large_b"):
             value = getattr(self, name)
             require(0.0 <= value <= 1.0, f"{name} must be a probability in [0, 1], got {value}")
@@ -65,29 +71,44 @@ class HungerBandit:
         return (self.p_large_a, self.p_large_b) if self.stochastic_portions else (0.0, 1.0)
 
     def sample_hunger(self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
-        """(n,) hunger values, Uniform[0, 1], on the generator's device."""
+        """(n,) hunger values, Uniform[0, 1), on the generator's device."""
+        require(isinstance(n, int) and not isinstance(n, bool) and n >= 1, f"n must be an integer >= 1, got {n!r}")
         return torch.rand(n, generator=generator, device=generator.device, dtype=dtype)
 
-    def reward(self, hunger: Tensor, action: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def reward(
+        self, hunger: Tensor, action: Tensor, generator: torch.Generator | None = None, *, check_values: bool = True
+    ) -> Tensor:
         """(N,) rewards for (N,) hunger values and (N,) actions (0 = Place A, 1 = Place B).
 
         Deterministic portions need no generator; stochastic portions draw from `generator`.
+        `check_values=False` skips the scan for non-finite hunger and actions other than 0 and 1
+        (the trainers skip it for what they generated); shapes and devices are always checked.
         """
         require(
-            hunger.shape == action.shape and hunger.ndim == 1,
-            f"hunger and action must both have shape (N,), got {tuple(hunger.shape)} and {tuple(action.shape)}",
+            isinstance(hunger, Tensor) and isinstance(action, Tensor) and hunger.is_floating_point(),
+            "hunger must be a floating-point tensor and action a tensor",
         )
+        require(
+            hunger.shape == action.shape and hunger.ndim == 1 and len(hunger) > 0,
+            f"hunger and action must both have shape (N,) with N >= 1, got {tuple(hunger.shape)} and {tuple(action.shape)}",
+        )
+        require(hunger.device == action.device, f"hunger is on {hunger.device} but action on {action.device}")
+        if check_values:
+            require(bool(torch.isfinite(hunger).all()), "hunger must be finite, got NaN or infinite values")
+            require(bool(((action == 0) | (action == 1)).all()), "action must be 0 (Place A) or 1 (Place B)")
         hungry = hunger > self.threshold  # (N,) bool: large portions suit
         went_b = action > 0.5  # (N,) bool
         if self.stochastic_portions:
             require(generator is not None, "stochastic portions need a torch.Generator to draw from")
-            p_large = went_b.to(hunger.dtype).mul_(self.p_large_b - self.p_large_a).add_(self.p_large_a)
+            q_a, q_b = _pair(self.p_large_a, self.p_large_b, hunger.dtype, hunger.device)
+            p_large = torch.lerp(q_a, q_b, went_b.to(hunger.dtype))  # (N,) P(large portion) of each place
             large = torch.rand(hunger.shape, generator=generator, device=hunger.device, dtype=hunger.dtype) < p_large
         else:
             large = went_b
         suits = (large == hungry).to(hunger.dtype)  # (N,) 1.0 where the portion suits the hunger
-        # bad + (good - bad) * suits, in place: torch.where with scalar branches is ~2.5x slower
-        return suits.mul_(self.reward_good - self.reward_bad).add_(self.reward_bad)
+        # lerp is exact at its ends (bad + (good - bad) * 1 is not) and ~7x faster than torch.where
+        bad, good = _pair(self.reward_bad, self.reward_good, hunger.dtype, hunger.device)
+        return torch.lerp(bad, good, suits)
 
     def ideal_p_b(self, hunger: Tensor) -> Tensor:
         """(N,) the ideal output for each hunger value: 1.0 where Place B earns more on average.
@@ -135,6 +156,12 @@ class HungerBandit:
             weight = policy.weight.item()
             return float(exact.expected_reward_affine(self, weight, self.optimal_bias(weight))[0])
         return exact.best_expected_reward(self)
+
+
+@functools.lru_cache(maxsize=32)
+def _pair(low: float, high: float, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Two 0-dim tensors, made once per dtype and device rather than at every step."""
+    return torch.tensor(low, dtype=dtype, device=device), torch.tensor(high, dtype=dtype, device=device)
 
 
 def _is_affine(policy: Policy) -> bool:

@@ -35,11 +35,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pg import parallel
+from pg import checkpoint, parallel
+from pg.checkpoint import Checkpoint, NonFiniteError
 from pg.config import (
     UsageError,
     check_choice,
     check_int,
+    MAX_LR,
     check_positive,
     check_run_settings,
     require,
@@ -51,7 +53,8 @@ from pg.optim import make_optimizer
 from pg.policy import Policy, sample_actions
 from pg.progress import Progress
 from pg.returns import normalize_returns, reward_to_go
-from pg.runlog import RunLogger, append, make_run_dir
+from pg.runlog import RunLogger, append, open_run_dir
+from pg.stopping import FiniteGuard, GracefulStop
 
 __all__ = ["EpisodicConfig", "EpisodicResult", "Episodes", "collect_episodes", "env_spaces", "make_envs", "train_episodic"]
 
@@ -74,13 +77,14 @@ class EpisodicConfig:
     logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
     run_name: str | None = setting(None, "run folder name under LOGDIR/episodic (default: <time>-seed<SEED>)")
     log_every: int = setting(1, "write the per-update scalars every N updates")
+    save_every: int = setting(10, "save a checkpoint every N updates, and always at the end (0: only at the end)")
 
     def __post_init__(self):
         require(isinstance(self.env_id, str) and self.env_id != "", f"env_id must be a Gymnasium id, got {self.env_id!r}")
         check_int("total_steps", self.total_steps, 1)
         check_int("episodes_per_update", self.episodes_per_update, 1)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
-        check_positive("lr", self.lr)
+        check_positive("lr", self.lr, MAX_LR)
         require(
             isinstance(self.gamma, (int, float)) and 0.0 <= self.gamma <= 1.0,
             f"gamma must be in [0, 1], got {self.gamma!r}",
@@ -100,6 +104,8 @@ class EpisodicResult:
     seconds: float  # wall time of training (not imports, not figures)
     mean_return: float  # over the last (up to) 100 episodes
     run_dir: Path | None
+    checkpoint: Path | None  # the last checkpoint written
+    interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
     history: dict[str, list[float]]  # per logged update: 'step' (environment steps) and each scalar tag
 
 
@@ -170,13 +176,23 @@ def collect_episodes(envs: Any, policy: Policy, generator: torch.Generator) -> E
     return Episodes(obs_t, action_t, reward_t, valid, done, lengths, returns)
 
 
-def train_episodic(policy: Policy, *, config: EpisodicConfig | None = None, verbose: bool = False, **settings) -> EpisodicResult:
+def train_episodic(
+    policy: Policy,
+    *,
+    config: EpisodicConfig | None = None,
+    verbose: bool = False,
+    resume: Checkpoint | None = None,
+    stop: GracefulStop | None = None,
+    **settings,
+) -> EpisodicResult:
     """Train `policy` in place with episodic REINFORCE on a Gymnasium environment.
 
     Settings are the fields of `EpisodicConfig` as keyword arguments (`env_id="CartPole-v1"`,
     `total_steps`, `episodes_per_update=16`, `optimizer="adam"`, `lr=0.01`, `gamma=0.99`,
     `normalize_returns=True`, `target_return=475`, `seed`, `logdir` or None, `run_name`,
-    `log_every`) or a `config`. Stops once solved or when the step budget is spent.
+    `log_every`, `save_every`) or a `config`. Stops once solved, when the step budget is spent, or
+    after the current update when `stop` (a `GracefulStop`) sees a signal. `resume` (from
+    `pg.checkpoint.load`) continues a run exactly where its checkpoint left it.
     """
     cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
     obs_dim, num_actions = env_spaces(cfg.env_id)
@@ -189,35 +205,53 @@ def train_episodic(policy: Policy, *, config: EpisodicConfig | None = None, verb
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     params = [p for p in policy.parameters() if p.requires_grad]
     world = parallel.current()  # under torchrun: this rank; the run folder and output are rank 0's
-    run_dir = make_run_dir(cfg.logdir, "episodic", cfg.run_name, cfg.seed) if cfg.logdir and world.is_main else None
-    verbose = verbose and world.is_main
-    model = parallel.synced(policy)  # the policy, or its DDP wrapper: gradients averaged over ranks
-
+    require(resume is None or world.size == 1, "resuming is for one process: a checkpoint holds rank 0's generators only")
     seed = parallel.rank_seed(cfg.seed, world)
     envs = make_envs(cfg.env_id, cfg.episodes_per_update)
     envs.reset(seed=seed)  # seeds every sub-environment once; later resets continue their streams
     generator = torch.Generator(device=like.device).manual_seed(seed)
     recent: deque[float] = deque(maxlen=SOLVED_WINDOW)
-    history: dict[str, list[float]] = {}
-    env_steps = episodes = update = 0
-    solved = False
-    started = time.perf_counter()
+    env_steps, history, episodes, update = 0, {}, 0, 0
+    if resume is not None:
+        env_steps, history = checkpoint.restore(resume, policy, optimizer, cfg.total_steps)
+        generator.set_state(resume.state["generator"])
+        set_env_rng_states(envs, resume.state["envs"])
+        recent.extend(resume.state["recent"])
+        episodes, update = resume.state["episodes"], resume.state["update"]
+    run_dir = open_run_dir(cfg, "episodic", resume) if cfg.logdir and world.is_main else None
+    verbose = verbose and world.is_main
+    model = parallel.synced(policy)  # the policy, or its DDP wrapper: gradients averaged over ranks
+    guard = FiniteGuard([n for n, p in policy.named_parameters() if p.requires_grad], like.device)
+    solved = len(recent) == SOLVED_WINDOW and float(np.mean(recent)) >= cfg.target_return
+    saved, start = None, env_steps
+
+    def state() -> dict:
+        return {
+            "trainer": "episodic", "step": env_steps, "settings": dataclasses.asdict(cfg),
+            "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+            "envs": env_rng_states(envs), "recent": list(recent), "episodes": episodes, "update": update,
+            "history": history,
+        }
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.total_steps, run_dir, cfg.logdir, unit="env step") as progress:
-        log.settings(
-            dataclasses.asdict(cfg), metrics=["charts/episodic_return", "charts/mean_return_100"],
-            trainer="episodic", initial_policy=repr(policy), torch=torch.__version__,
-        )
+        if resume is None:
+            log.settings(
+                dataclasses.asdict(cfg), metrics=["charts/episodic_return", "charts/mean_return_100"],
+                trainer="episodic", initial_policy=repr(policy), torch=torch.__version__,
+            )
+        started = time.perf_counter()
         try:
-            while env_steps < cfg.total_steps and not solved:
+            while env_steps < cfg.total_steps and not solved and not (stop is not None and stop.requested):
                 batch = collect_episodes(envs, policy, generator)
                 weight = reward_to_go(batch.reward, batch.done, cfg.gamma)[batch.valid]  # (S,) all valid steps
                 if cfg.normalize_returns:
                     weight = normalize_returns(weight)
-                dist = model.distribution(batch.obs[batch.valid])
-                loss = reinforce_loss(dist.log_prob(batch.action[batch.valid]), weight)
+                dist = model.distribution(batch.obs[batch.valid], check_values=False)
+                loss = reinforce_loss(dist.log_prob(batch.action[batch.valid]), weight, check_values=False)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                guard.watch(env_steps, loss, [p.grad for p in params])
+                guard.check()  # an update takes milliseconds: read it every time, before the step
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))  # measures, does not clip
                 optimizer.step()
 
@@ -242,13 +276,37 @@ def train_episodic(policy: Policy, *, config: EpisodicConfig | None = None, verb
                 if logging:
                     values = {"loss/reinforce": loss, "grad/norm": grad_norm, "charts/mean_return_100": mean_return}
                     append(history, env_steps, log.scalars(env_steps, values))
-                    log.histograms(env_steps, policy)
+                    log.histograms(env_steps, policy, point=update // cfg.log_every)
                 shown = {"episodes": episodes, "mean return": mean_return} if progress.wants(env_steps, logging) else None
                 progress.update(min(env_steps, cfg.total_steps), shown)
                 update += 1
+                if run_dir is not None and cfg.save_every > 0 and update % cfg.save_every == 0:
+                    saved = checkpoint.save(run_dir, state())
+        except NonFiniteError as e:
+            raise NonFiniteError(f"{e}; {checkpoint.describe(saved)}") from None
         finally:
+            seconds = time.perf_counter() - started
             envs.close()
+        if run_dir is not None and env_steps > start:
+            saved = checkpoint.save(run_dir, state())
     return EpisodicResult(
-        solved=solved, episodes=episodes, env_steps=env_steps, seconds=time.perf_counter() - started,
-        mean_return=float(np.mean(recent)) if recent else float("nan"), run_dir=run_dir, history=history,
+        solved=solved, episodes=episodes, env_steps=env_steps, seconds=seconds,
+        mean_return=float(np.mean(recent)) if recent else float("nan"), run_dir=run_dir,
+        checkpoint=saved.path if saved else None, interrupted=stop.requested if stop is not None else None,
+        history=history,
     )
+
+
+def env_rng_states(envs: Any) -> list[dict]:
+    """The random state of every sub-environment (or of the one vectorised env), as plain data."""
+    return [e.np_random.bit_generator.state for e in getattr(envs, "envs", [envs])]
+
+
+def set_env_rng_states(envs: Any, states: list[dict]) -> None:
+    """Put back what `env_rng_states` returned, so the next resets draw what they would have."""
+    targets = getattr(envs, "envs", [envs])
+    require(len(states) == len(targets), f"the checkpoint has {len(states)} environments' states, this run {len(targets)}")
+    for target, state in zip(targets, states):
+        rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
+        rng.bit_generator.state = state
+        target.np_random = rng

@@ -40,9 +40,14 @@ class EventWriter:
         from tensorboard.compat.proto.event_pb2 import Event
 
         self._event = Event
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
-        self.path = Path(run_dir) / name
-        self._file = self.path.open("xb")  # exclusive: never append to someone else's events
+        stem = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}"
+        for n in range(1000):  # a resumed run adds a file beside the earlier ones, never over them
+            self.path = Path(run_dir) / (stem if n == 0 else f"{stem}.{n}")
+            try:
+                self._file = self.path.open("xb")
+                break
+            except FileExistsError:
+                continue
         self._flushed = time.monotonic()
         self._write(Event(wall_time=time.time(), file_version="brain.Event:2"))
 

@@ -18,6 +18,9 @@ gradient leaks through them.
 
 from __future__ import annotations
 
+import math
+
+import torch
 from torch import Tensor
 
 from pg.config import require
@@ -25,23 +28,35 @@ from pg.config import require
 __all__ = ["MeanBaseline", "reinforce_loss"]
 
 
-def reinforce_loss(log_prob: Tensor, reward: Tensor, baseline: Tensor | float | None = None) -> Tensor:
+def reinforce_loss(
+    log_prob: Tensor, reward: Tensor, baseline: Tensor | float | None = None, *, check_values: bool = True
+) -> Tensor:
     """-mean((reward - baseline) * log_prob) for (N,) log p(action) and (N,) rewards.
 
     `baseline` is None, a number, a 0-dim tensor or an (N,) tensor; it must not depend on the
     actions of this batch (a running mean of earlier batches qualifies), or the estimate is biased.
     Shapes are checked, not broadcast: an (N, 1) reward against (N,) log-probs would silently
-    make an (N, N) loss.
+    make an (N, N) loss. `check_values=False` skips the scan for NaN and infinity (the trainers'
+    guard watches the loss itself); dtypes, devices and shapes are always checked.
     """
     require(
         isinstance(log_prob, Tensor) and isinstance(reward, Tensor),
         f"log_prob and reward must be tensors, got {type(log_prob).__name__} and {type(reward).__name__}",
     )
     require(
+        log_prob.is_floating_point() and reward.is_floating_point(),
+        f"log_prob and reward must be floating-point tensors, got {log_prob.dtype} and {reward.dtype}",
+    )
+    require(
         log_prob.ndim == 1 and reward.shape == log_prob.shape and len(log_prob) > 0,
         f"log_prob and reward must both have shape (N,) with N >= 1, "
         f"got {tuple(log_prob.shape)} and {tuple(reward.shape)}",
     )
+    require(log_prob.device == reward.device, f"log_prob is on {log_prob.device} but reward on {reward.device}")
+    if check_values:
+        for name, value in (("log_prob", log_prob), ("reward", reward), ("baseline", baseline)):
+            finite = value is None or (bool(torch.isfinite(value).all()) if isinstance(value, Tensor) else math.isfinite(value))
+            require(finite, f"{name} must be finite, got NaN or infinite values")
     advantage = reward.detach()
     if baseline is not None:
         if isinstance(baseline, Tensor):

@@ -119,8 +119,8 @@ class _Logits(nn.Module):
         super().__init__()
         self.policy = policy
 
-    def forward(self, obs: Tensor) -> Tensor:
-        return self.policy._checked_logits(obs)
+    def forward(self, obs: Tensor, check_values: bool = True) -> Tensor:
+        return self.policy._checked_logits(obs, check_values)
 
 
 class _Synced:
@@ -134,8 +134,8 @@ class _Synced:
         # with parameters a subclass never uses (the built-in bias), without a graph search per step
         self._ddp = nn.parallel.DistributedDataParallel(_Logits(policy), device_ids=device_ids, static_graph=True)
 
-    def distribution(self, obs: Tensor) -> Distribution:
-        return self.policy._distribution_from_logits(self._ddp(obs))
+    def distribution(self, obs: Tensor, *, check_values: bool = True) -> Distribution:
+        return self.policy._distribution_from_logits(self._ddp(obs, check_values))
 
 
 def synced(policy: Policy):

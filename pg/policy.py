@@ -50,14 +50,19 @@ class Policy(nn.Module):
         """(N, d) observations -> (N,) logit of action 1, or (N, K) logits. Override this."""
         raise NotImplementedError(f"{type(self).__name__} must override logits(obs)")
 
-    def forward(self, obs: Tensor) -> Tensor:
+    def forward(self, obs: Tensor, *, check_values: bool = True) -> Tensor:
         """p(B) = p(action 1) for each observation, shape (N,); (N, K) probabilities for K actions."""
-        logits = self._checked_logits(obs)
+        logits = self._checked_logits(obs, check_values)
         return torch.sigmoid(logits) if logits.ndim == 1 else torch.softmax(logits, dim=-1)
 
-    def distribution(self, obs: Tensor) -> Distribution:
-        """Bernoulli over {0: Place A, 1: Place B} or Categorical over K actions, from logits."""
-        return self._distribution_from_logits(self._checked_logits(obs))
+    def distribution(self, obs: Tensor, *, check_values: bool = True) -> Distribution:
+        """Bernoulli over {0: Place A, 1: Place B} or Categorical over K actions, from logits.
+
+        Shapes, dtypes and devices are always checked; `check_values=False` skips the scan for
+        NaN and infinity, a pass over the data (and a device sync on a GPU) that the trainers
+        skip for observations they generated themselves.
+        """
+        return self._distribution_from_logits(self._checked_logits(obs, check_values))
 
     @staticmethod
     def _distribution_from_logits(logits: Tensor) -> Distribution:
@@ -66,9 +71,9 @@ class Policy(nn.Module):
             return Bernoulli(logits=logits, validate_args=False)
         return Categorical(logits=logits, validate_args=False)
 
-    def _checked_logits(self, obs: Tensor) -> Tensor:
+    def _checked_logits(self, obs: Tensor, check_values: bool = True) -> Tensor:
         """`logits` with its input and output checked; what `forward` and `distribution` call."""
-        obs = self._as_batch(obs)
+        obs = self._as_batch(obs, check_values)
         logits = self.logits(obs)
         n = obs.shape[0]
         expected = (n,) if self.num_actions == 2 else (n, self.num_actions)
@@ -80,7 +85,7 @@ class Policy(nn.Module):
             )
         return logits
 
-    def _as_batch(self, obs: Tensor) -> Tensor:
+    def _as_batch(self, obs: Tensor, check_values: bool = True) -> Tensor:
         """Check `obs` and return it as (N, d); (N,) is read as N observations of width 1."""
         width = "(N,) or (N, 1)" if self.obs_dim == 1 else f"(N, {self.obs_dim or 'd'})"
         if not isinstance(obs, Tensor):
@@ -96,6 +101,11 @@ class Policy(nn.Module):
             raise ValueError(f"obs must have shape {width}, got {tuple(obs.shape)}")
         if obs.shape[0] == 0:
             raise ValueError(f"obs must hold at least one observation, got shape {tuple(obs.shape)}")
+        like = next(self.parameters(), None)
+        if like is not None and obs.device != like.device:
+            raise ValueError(f"obs is on {obs.device} but the policy is on {like.device}; move one to the other")
+        if check_values and not bool(torch.isfinite(obs).all()):
+            raise ValueError("obs must be finite, got NaN or infinite values")
         return obs
 
 

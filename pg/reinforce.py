@@ -29,12 +29,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from pg import figures, parallel
+from pg import checkpoint, figures, parallel
+from pg.checkpoint import Checkpoint, NonFiniteError
 from pg.config import (
     check_choice,
     check_int,
+    MAX_LR,
     check_positive,
     check_run_settings,
+    require,
     resolve,
     setting,
 )
@@ -43,7 +46,8 @@ from pg.losses import MeanBaseline, reinforce_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy, sample_actions, trained_bias
 from pg.progress import Progress
-from pg.runlog import RunLogger, append, make_run_dir, policy_scalars, scalar_parameters
+from pg.runlog import RunLogger, append, open_run_dir, policy_scalars, scalar_parameters
+from pg.stopping import FiniteGuard, GracefulStop
 
 __all__ = ["ReinforceConfig", "ReinforceResult", "single_sample_gradients", "train_reinforce"]
 
@@ -56,7 +60,7 @@ GUESSES = 2000  # single-sample gradient estimates per bias in the figure
 class ReinforceConfig:
     """Settings of `train_reinforce` and of `scripts/train_reinforce.py` (as --kebab-case flags)."""
 
-    steps: int = setting(300, "optimiser steps, each on a fresh batch of sampled rounds")
+    steps: int = setting(300, "optimiser steps in all (a resumed run continues up to this total)")
     batch_size: int = setting(8192, "rounds (hunger, action, reward) sampled per step; 1 is the article's procedure")
     optimizer: str = setting("sgd", "sgd is the article's update; rprop needs full-batch gradients", choices=("sgd", "adam"))
     lr: float = setting(10.0, "learning rate")
@@ -67,12 +71,13 @@ class ReinforceConfig:
     logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
     run_name: str | None = setting(None, "run folder name under LOGDIR/reinforce (default: <time>-seed<SEED>)")
     log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
+    save_every: int = setting(100, "save a checkpoint every N steps, and always at the end (0: only at the end)")
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
         check_int("batch_size", self.batch_size, 1)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
-        check_positive("lr", self.lr)
+        check_positive("lr", self.lr, MAX_LR)
         check_choice("baseline", self.baseline, ("none", "mean"))
         check_run_settings(self)
 
@@ -81,12 +86,14 @@ class ReinforceConfig:
 class ReinforceResult:
     """What a REINFORCE run returns; the trained parameters are in the policy itself."""
 
-    average_reward: float  # mean sampled reward over the last 20% of steps
+    average_reward: float  # mean sampled reward over the last 20% of the steps this call ran
     expected_reward: float  # exact J of the trained policy
     optimal_reward: float  # the best J this policy can reach (see HungerBandit.optimal_reward)
-    steps: int
+    steps: int  # steps completed, counting those before a resume
     seconds: float  # wall time of the training loop (not the setup, not the figure)
     run_dir: Path | None  # None when logging was off
+    checkpoint: Path | None  # the last checkpoint written
+    interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
     history: dict[str, list[float]]  # 'step' and every scalar tag of the run, at each logging point
 
 
@@ -96,95 +103,132 @@ def train_reinforce(
     *,
     config: ReinforceConfig | None = None,
     verbose: bool = False,
+    resume: Checkpoint | None = None,
+    stop: GracefulStop | None = None,
     **settings,
 ) -> ReinforceResult:
     """Train `policy` in place on the hunger bandit with REINFORCE; no labels are used.
 
     Settings are the fields of `ReinforceConfig`, as keyword arguments (`steps=300`,
     `batch_size=8192`, `optimizer="sgd"`, `lr=10.0`, `baseline="none"` or `"mean"`, `seed=0`,
-    `logdir="logs"` or None, `run_name`, `log_every`) or as a `config`. `env` defaults to
-    `HungerBandit()`. Raises `UsageError` (a ValueError) for a bad setting or run folder before
-    any training is done. Inside a torch.distributed process group (torchrun), every rank samples
-    its own `batch_size` rounds and the gradients are averaged (see `pg.parallel`).
+    `logdir="logs"` or None, `run_name`, `log_every`, `save_every`) or as a `config`. `env`
+    defaults to `HungerBandit()`. `resume` (from `pg.checkpoint.load`) continues that run exactly,
+    in its folder, up to `steps` in all; `stop` (a `GracefulStop`) ends training after the current
+    step when a signal arrives. Raises `UsageError` (a ValueError) for a bad setting or run folder
+    before any training is done, and `NonFiniteError` at the first NaN or infinity. Inside a
+    torch.distributed process group (torchrun) every rank samples its own `batch_size` rounds and
+    the gradients are averaged (see `pg.parallel`).
     """
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
     like = next(policy.parameters())
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     world = parallel.current()  # under torchrun: this rank; the run folder and output are rank 0's
-    run_dir = make_run_dir(cfg.logdir, "reinforce", cfg.run_name, cfg.seed) if cfg.logdir and world.is_main else None
+    generator = torch.Generator(device=like.device).manual_seed(parallel.rank_seed(cfg.seed, world))
+    baseline = MeanBaseline() if cfg.baseline == "mean" else None
+    start, history = 0, {}
+    require(resume is None or world.size == 1, "resuming is for one process: a checkpoint holds rank 0's generators only")
+    if resume is not None:
+        start, history = checkpoint.restore(resume, policy, optimizer, cfg.steps)
+        generator.set_state(resume.state["generator"])
+        if baseline is not None:
+            baseline.load_state_dict(resume.state["baseline"])
+    run_dir = open_run_dir(cfg, "reinforce", resume) if cfg.logdir and world.is_main else None
     verbose = verbose and world.is_main
     model = parallel.synced(policy)  # the policy, or its DDP wrapper: gradients averaged over ranks
 
-    generator = torch.Generator(device=like.device).manual_seed(parallel.rank_seed(cfg.seed, world))
-    baseline = MeanBaseline() if cfg.baseline == "mean" else None
     probes = torch.tensor(PROBE_HUNGER, dtype=like.dtype, device=like.device)
     scalar_params = scalar_parameters(policy)
+    params = [p for p in policy.parameters() if p.requires_grad]
+    guard = FiniteGuard([n for n, p in policy.named_parameters() if p.requires_grad], like.device)
     optimal = env.optimal_reward(policy)
-    tail_start = cfg.steps - max(1, round(TAIL * cfg.steps))
+    tail_start = max(start, cfg.steps - max(1, round(TAIL * cfg.steps)))
     tail_sum = torch.zeros((), dtype=like.dtype, device=like.device)  # summed on the device: no sync per step
-    history: dict[str, list[float]] = {}
+    saved, done, seconds = None, start, 0.0
+
+    def state(step: int) -> dict:
+        return {
+            "trainer": "reinforce", "step": step, "settings": dataclasses.asdict(cfg),
+            "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+            "baseline": baseline.state_dict() if baseline is not None else None, "history": history,
+        }
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
-        log.settings(
-            dataclasses.asdict(cfg),
-            metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
-            trainer="reinforce", env=repr(env), initial_policy=repr(policy), torch=torch.__version__,
-        )
+        if resume is None:
+            log.settings(
+                dataclasses.asdict(cfg),
+                metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
+                trainer="reinforce", env=repr(env), initial_policy=repr(policy), torch=torch.__version__,
+            )
         started = time.perf_counter()
-        for step in range(cfg.steps):
-            hunger = env.sample_hunger(cfg.batch_size, generator, like.dtype)  # (N,)
-            dist = model.distribution(hunger)
-            action = sample_actions(dist, generator)  # (N,) 0 = Place A, 1 = Place B
-            reward = env.reward(hunger, action, generator)  # (N,)
-            loss = reinforce_loss(dist.log_prob(action), reward, baseline.value if baseline else None)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+        try:
+            for step in range(start, cfg.steps):
+                hunger = env.sample_hunger(cfg.batch_size, generator, like.dtype)  # (N,)
+                dist = model.distribution(hunger, check_values=False)  # hunger is ours: no scan for NaN
+                action = sample_actions(dist, generator)  # (N,) 0 = Place A, 1 = Place B
+                reward = env.reward(hunger, action, generator, check_values=False)  # (N,)
+                loss = reinforce_loss(dist.log_prob(action), reward, baseline.value if baseline else None, check_values=False)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
 
-            logging = step % cfg.log_every == 0 or step == cfg.steps - 1
-            showing = progress.wants(step + 1, logging)
-            if step >= tail_start or logging or showing:  # a pass over the batch: only when used
-                average = reward.mean()
-                if step >= tail_start:
-                    tail_sum += average
-            if logging:
-                with torch.no_grad():
-                    p_b = policy(probes)  # (4,)
-                    values = {
-                        "loss/reinforce": loss,
-                        "reward/average": average,
-                        "reward/expected": env.expected_reward(policy),
-                        "reward/optimal": optimal,
-                        **{f"p_b/hunger_{h:g}": p for h, p in zip(PROBE_HUNGER, p_b)},
-                        **policy_scalars(policy),
-                    }
-                    if baseline is not None and baseline.value is not None:
-                        values["reward/baseline"] = baseline.value
-                append(history, step, log.scalars(step, values))
-                log.histograms(step, policy)
-            shown = None
-            if showing:
-                shown = {**{n: p.item() for n, p in scalar_params.items()}, "reward": average.item()}
-            progress.update(step + 1, shown)
-            optimizer.step()
-            if baseline is not None:
-                baseline.update(reward)  # after the step: the baseline only ever holds earlier batches
-
+                logging = step % cfg.log_every == 0 or step == cfg.steps - 1
+                saving = run_dir is not None and cfg.save_every > 0 and (step + 1) % cfg.save_every == 0
+                guard.watch(step, loss, [p.grad for p in params])
+                guard.check(sync_point=logging or saving)  # before the step: the parameters stay good
+                showing = progress.wants(step + 1, logging)
+                if step >= tail_start or logging or showing:  # a pass over the batch: only when used
+                    average = reward.mean()
+                    if step >= tail_start:
+                        tail_sum += average
+                if logging:
+                    with torch.no_grad():
+                        p_b = policy(probes)  # (4,)
+                        values = {
+                            "loss/reinforce": loss,
+                            "reward/average": average,
+                            "reward/expected": env.expected_reward(policy),
+                            "reward/optimal": optimal,
+                            **{f"p_b/hunger_{h:g}": p for h, p in zip(PROBE_HUNGER, p_b)},
+                            **policy_scalars(policy),
+                        }
+                        if baseline is not None and baseline.value is not None:
+                            values["reward/baseline"] = baseline.value
+                    append(history, step, log.scalars(step, values))
+                    log.histograms(step, policy, point=step // cfg.log_every)
+                shown = None
+                if showing:
+                    shown = {**{n: p.item() for n, p in scalar_params.items()}, "reward": average.item()}
+                progress.update(step + 1, shown)
+                optimizer.step()
+                if baseline is not None:
+                    baseline.update(reward)  # after the step: the baseline only ever holds earlier batches
+                done = step + 1
+                if saving:
+                    saved = checkpoint.save(run_dir, state(done))
+                if stop is not None and stop.requested:
+                    break
+        except NonFiniteError as e:
+            raise NonFiniteError(f"{e}; {checkpoint.describe(saved)}") from None
         seconds = time.perf_counter() - started
+        if run_dir is not None and done > start:
+            saved = checkpoint.save(run_dir, state(done))
         with torch.no_grad():
             expected = env.expected_reward(policy).item()
         if trained_bias(policy) is not None and run_dir is not None:
             path = history["policy/bias"] + [policy.bias.item()]
             png = _reward_curve_png(env, policy, path, torch.Generator(device=like.device).manual_seed(cfg.seed))
-            log.png("figures/reward_vs_bias", png, cfg.steps, "reward_vs_bias.png")
+            log.png("figures/reward_vs_bias", png, done, "reward_vs_bias.png")
 
+    ran_tail = max(0, done - tail_start)
     return ReinforceResult(
-        average_reward=(tail_sum / (cfg.steps - tail_start)).item(),
+        average_reward=(tail_sum / ran_tail).item() if ran_tail else float("nan"),
         expected_reward=expected,
         optimal_reward=optimal,
-        steps=cfg.steps,
+        steps=done,
         seconds=seconds,
         run_dir=run_dir,
+        checkpoint=saved.path if saved else None,
+        interrupted=stop.requested if stop is not None else None,
         history=history,
     )
 

@@ -23,8 +23,13 @@ __all__ = ["normalize_returns", "reward_to_go"]
 def reward_to_go(reward: Tensor, done: Tensor, gamma: float) -> Tensor:
     """(T, N) discounted reward-to-go of (T, N) rewards; `done[t, i]` marks the last step of an
     episode of environment i, so nothing after it flows back into it. Time runs along dim 0."""
+    require(
+        isinstance(reward, Tensor) and isinstance(done, Tensor) and reward.is_floating_point(),
+        "reward must be a floating-point tensor and done a tensor",
+    )
     require(reward.ndim == 2 and done.shape == reward.shape, f"reward and done must both be (T, N), got {tuple(reward.shape)} and {tuple(done.shape)}")
-    require(0.0 <= gamma <= 1.0, f"gamma must be in [0, 1], got {gamma}")
+    require(isinstance(gamma, (int, float)) and 0.0 <= gamma <= 1.0, f"gamma must be in [0, 1], got {gamma}")
+    require(bool(torch.isfinite(reward).all()), "reward must be finite, got NaN or infinite values")
     keep = (~done.bool()).to(reward.dtype)  # (T, N) 0 where an episode ends
     out = torch.empty_like(reward)
     running = torch.zeros_like(reward[0])  # (N,)
@@ -40,5 +45,7 @@ def normalize_returns(returns: Tensor, eps: float = 1e-8) -> Tensor:
     The population std (no Bessel correction) keeps a single element finite (the corrected std
     of one value is NaN), and eps keeps all-equal returns finite (std 0): both give zeros.
     """
+    require(isinstance(returns, Tensor) and returns.is_floating_point(), "returns must be a floating-point tensor")
     require(returns.numel() > 0, "cannot normalise an empty tensor of returns")
+    require(bool(torch.isfinite(returns).all()), "returns must be finite, got NaN or infinite values")
     return (returns - returns.mean()) / (returns.std(correction=0) + eps)

@@ -12,7 +12,7 @@ Tag namespaces, one step counter per run (the optimiser step; environment steps 
     reward/...      rewards (REINFORCE)
     charts/...      per-episode returns and lengths (episodic REINFORCE)
 and histograms `params/<name>` and `grads/<name>` of every parameter with at least one dimension
-(a 0-dim one is already a scalar above), every `HISTOGRAM_EVERY` logging points.
+(a 0-dim one is already a scalar above), at every `HISTOGRAM_EVERY`-th logging point.
 
 Logging is kept cheap, because it runs inside training loops whose steps take ~0.1 ms: all the
 values of a logging point cross from the device in one transfer and go into one event, written
@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from pg.config import UsageError
 
-__all__ = ["RunLogger", "append", "make_run_dir", "policy_scalars", "scalar_parameters"]
+__all__ = ["RunLogger", "append", "make_run_dir", "open_run_dir", "policy_scalars", "scalar_parameters"]
 
 # Histograms cost far more than scalars; write them on every 10th logging point only.
 HISTOGRAM_EVERY = 10
@@ -60,6 +60,13 @@ def make_run_dir(logdir: str | Path, kind: str, run_name: str | None, seed: int)
     raise UsageError(f"cannot find a free run folder name under {root}")
 
 
+def open_run_dir(config: Any, kind: str, resume: Any = None) -> Path:
+    """The run folder: the resumed run's own, or a new one from the settings."""
+    if resume is not None:
+        return resume.run_dir
+    return make_run_dir(config.logdir, kind, config.run_name, config.seed)
+
+
 def _mkdir_new(path: Path, taken: str | None) -> Path:
     try:
         path.mkdir()
@@ -78,7 +85,6 @@ class RunLogger:
     def __init__(self, run_dir: Path | None):
         self.run_dir = run_dir
         self._writer = None
-        self._points = 0
         if run_dir is not None:
             from pg.events import EventWriter  # lazy: only runs that log pay for tensorboard
 
@@ -107,10 +113,11 @@ class RunLogger:
             self._writer.add_summary(summary, step)
         return floats
 
-    def histograms(self, step: int, policy: nn.Module) -> None:
-        """Histograms of every parameter with >= 1 dimension and of its gradient, every
-        HISTOGRAM_EVERY calls (they cost ~0.2 ms each, a scalar ~5 us)."""
-        if self._writer is not None and self._points % HISTOGRAM_EVERY == 0:
+    def histograms(self, step: int, policy: nn.Module, point: int) -> None:
+        """Histograms of every parameter with >= 1 dimension and of its gradient, when `point`
+        (the caller's count of logging points, which a resumed run continues) is a multiple of
+        HISTOGRAM_EVERY: they cost ~0.2 ms each, a scalar ~5 us."""
+        if self._writer is not None and point % HISTOGRAM_EVERY == 0:
             from torch.utils.tensorboard.summary import histogram
 
             for name, p in policy.named_parameters():
@@ -118,7 +125,6 @@ class RunLogger:
                     self._writer.add_summary(histogram(f"params/{name}", p.detach().cpu(), "auto"), step)
                     if p.grad is not None:
                         self._writer.add_summary(histogram(f"grads/{name}", p.grad.cpu(), "auto"), step)
-        self._points += 1
 
     def png(self, tag: str, png: bytes, step: int, filename: str) -> None:
         """Save an encoded PNG in the run folder and log it as an image, without re-encoding."""

@@ -27,10 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pg import figures
+from pg import checkpoint, figures
+from pg.checkpoint import Checkpoint, NonFiniteError
 from pg.config import (
     check_choice,
     check_int,
+    MAX_LR,
     check_positive,
     check_run_settings,
     require,
@@ -40,7 +42,8 @@ from pg.config import (
 from pg.optim import OPTIMIZERS, make_optimizer
 from pg.policy import Policy, trained_bias
 from pg.progress import Progress
-from pg.runlog import RunLogger, append, make_run_dir, policy_scalars, scalar_parameters
+from pg.runlog import RunLogger, append, open_run_dir, policy_scalars, scalar_parameters
+from pg.stopping import FiniteGuard, GracefulStop
 
 __all__ = ["SupervisedConfig", "SupervisedResult", "train_supervised"]
 
@@ -51,7 +54,7 @@ MAX_PROBES = 16  # p(B) is logged at up to this many distinct training hunger va
 class SupervisedConfig:
     """Settings of `train_supervised` and of `scripts/train_supervised.py` (as --kebab-case flags)."""
 
-    steps: int = setting(200, "optimiser steps, each on the whole data set")
+    steps: int = setting(200, "optimiser steps in all, each on the whole data set (a resumed run continues up to this total)")
     optimizer: str = setting(
         "rprop", "rprop steps by the gradient's sign, so it crosses the flat region",
         choices=tuple(OPTIMIZERS),
@@ -61,11 +64,12 @@ class SupervisedConfig:
     logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
     run_name: str | None = setting(None, "run folder name under LOGDIR/supervised (default: <time>-seed<SEED>)")
     log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
+    save_every: int = setting(100, "save a checkpoint every N steps, and always at the end (0: only at the end)")
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
         check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
-        check_positive("lr", self.lr)
+        check_positive("lr", self.lr, MAX_LR)
         check_run_settings(self)
 
 
@@ -74,9 +78,11 @@ class SupervisedResult:
     """What a supervised run returns; the trained parameters are in the policy itself."""
 
     loss: float  # MSE after the last step
-    steps: int
+    steps: int  # steps completed, counting those before a resume
     seconds: float  # wall time of the training loop (not the setup, not the figure)
     run_dir: Path | None  # None when logging was off
+    checkpoint: Path | None  # the last checkpoint written
+    interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
     history: dict[str, list[float]]  # 'step' and every scalar tag of the run, at each logging point
 
 
@@ -87,54 +93,84 @@ def train_supervised(
     *,
     config: SupervisedConfig | None = None,
     verbose: bool = False,
+    resume: Checkpoint | None = None,
+    stop: GracefulStop | None = None,
     **settings,
 ) -> SupervisedResult:
     """Train `policy` in place on labelled data (hunger -> p(B)) by minimising the MSE.
 
     Settings are the fields of `SupervisedConfig`, passed as keyword arguments (`steps=200`,
-    `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir="logs"` or None, `run_name`, `log_every`)
-    or as a `config`. `verbose` prints the run folder and progress. Raises `UsageError` (a
-    ValueError) for a bad setting or run folder before any training is done.
+    `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir="logs"` or None, `run_name`, `log_every`,
+    `save_every`) or as a `config`. `verbose` prints the run folder and progress. `resume` (from
+    `pg.checkpoint.load`) continues that run exactly, in its folder, up to `steps` in all; `stop`
+    (a `GracefulStop`) ends training after the current step when a signal arrives. Raises
+    `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder before any training
+    is done, and `NonFiniteError` at the first NaN or infinity.
     """
     cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
     hunger, target = _check_data(policy, hunger, target)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    run_dir = make_run_dir(cfg.logdir, "supervised", cfg.run_name, cfg.seed) if cfg.logdir else None
+    start, history = checkpoint.restore(resume, policy, optimizer, cfg.steps) if resume is not None else (0, {})
+    run_dir = open_run_dir(cfg, "supervised", resume) if cfg.logdir else None
     probes = _probe_indices(hunger)
-    history: dict[str, list[float]] = {"step": []}
+    params = [p for p in policy.parameters() if p.requires_grad]
+    guard = FiniteGuard([n for n, p in policy.named_parameters() if p.requires_grad], hunger.device)
+    saved, done, seconds = None, start, 0.0
+
+    def state(step: int) -> dict:
+        return {
+            "trainer": "supervised", "step": step, "settings": dataclasses.asdict(cfg),
+            "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
+        }
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
-        log.settings(
-            dataclasses.asdict(cfg),
-            metrics=["loss/mse", *(f"policy/{name}" for name in scalar_parameters(policy))],
-            trainer="supervised", initial_policy=repr(policy), examples=len(target), torch=torch.__version__,
-        )
+        if resume is None:
+            log.settings(
+                dataclasses.asdict(cfg),
+                metrics=["loss/mse", *(f"policy/{name}" for name in scalar_parameters(policy))],
+                trainer="supervised", initial_policy=repr(policy), examples=len(target), torch=torch.__version__,
+            )
         started = time.perf_counter()
-        for step in range(cfg.steps):
-            p_b = policy(hunger)  # (N,) p(B)
-            loss = F.mse_loss(p_b, target)  # mean over the N examples
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # the derivative of the error, before the step that uses it
+        try:
+            for step in range(start, cfg.steps):
+                p_b = policy(hunger, check_values=False)  # (N,) p(B); the data were checked once, above
+                loss = F.mse_loss(p_b, target)  # mean over the N examples
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()  # the derivative of the error, before the step that uses it
 
-            logging = step % cfg.log_every == 0 or step == cfg.steps - 1
-            if logging:
-                values = {"loss/mse": loss, **{tag: p_b[i] for tag, i in probes.items()}, **policy_scalars(policy)}
-                append(history, step, log.scalars(step, values))
-                log.histograms(step, policy)
-            shown = None
-            if progress.wants(step + 1, logging):
-                shown = {**{n: p.item() for n, p in scalar_parameters(policy).items()}, "loss": loss.item()}
-            progress.update(step + 1, shown)
-            optimizer.step()
-
+                logging = step % cfg.log_every == 0 or step == cfg.steps - 1
+                saving = run_dir is not None and cfg.save_every > 0 and (step + 1) % cfg.save_every == 0
+                guard.watch(step, loss, [p.grad for p in params])
+                guard.check(sync_point=logging or saving)  # before the step: the parameters stay good
+                if logging:
+                    values = {"loss/mse": loss, **{tag: p_b[i] for tag, i in probes.items()}, **policy_scalars(policy)}
+                    append(history, step, log.scalars(step, values))
+                    log.histograms(step, policy, point=step // cfg.log_every)
+                shown = None
+                if progress.wants(step + 1, logging):
+                    shown = {**{n: p.item() for n, p in scalar_parameters(policy).items()}, "loss": loss.item()}
+                progress.update(step + 1, shown)
+                optimizer.step()
+                done = step + 1
+                if saving:
+                    saved = checkpoint.save(run_dir, state(done))
+                if stop is not None and stop.requested:
+                    break
+        except NonFiniteError as e:
+            raise NonFiniteError(f"{e}; {checkpoint.describe(saved)}") from None
         seconds = time.perf_counter() - started
+        if run_dir is not None and done > start:
+            saved = checkpoint.save(run_dir, state(done))
         with torch.no_grad():
             final_loss = F.mse_loss(policy(hunger), target).item()
         if trained_bias(policy) is not None and run_dir is not None:
             path = history["policy/bias"] + [policy.bias.item()]
-            log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), cfg.steps, "mse_vs_bias.png")
+            log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), done, "mse_vs_bias.png")
 
-    return SupervisedResult(loss=final_loss, steps=cfg.steps, seconds=seconds, run_dir=run_dir, history=history)
+    return SupervisedResult(
+        loss=final_loss, steps=done, seconds=seconds, run_dir=run_dir, checkpoint=saved.path if saved else None,
+        interrupted=stop.requested if stop is not None else None, history=history,
+    )
 
 
 def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -146,6 +182,8 @@ def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor,
         f"target must have shape (N,) for hunger of shape (N,) or (N, d), "
         f"got hunger {tuple(hunger.shape)} and target {tuple(target.shape)}",
     )
+    require(policy.num_actions == 2, "supervised training fits p(B): it needs a two-action policy with (N,) logits")
+    require(bool(torch.isfinite(hunger).all()), "hunger must be finite, got NaN or infinite values")
     require(bool(((target >= 0) & (target <= 1)).all()), "target values must be probabilities in [0, 1]")
     like = next(policy.parameters())
     return hunger.to(like), target.to(like)

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import torch
 
-from pg import cli, parallel
+from pg import checkpoint, cli, parallel
 from pg.config import require, setting
+from pg.stopping import GracefulStop
 from pg.episodic import EpisodicConfig, env_spaces, train_episodic
 from pg.mlp import ACTIVATIONS, MLPPolicy
 
@@ -28,6 +29,7 @@ class Args(EpisodicConfig):
     hidden: str = setting("64,64", "hidden layer widths of the MLP, comma-separated")
     activation: str = setting("tanh", "activation between layers", choices=tuple(ACTIVATIONS))
     device: str = setting("cpu", "cpu, cuda or auto: CartPole steps on the CPU, so the CPU is fastest", choices=parallel.DEVICES)
+    resume: str | None = setting(None, "continue the run of this checkpoint or run folder, up to --total-steps")
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -43,16 +45,26 @@ class Args(EpisodicConfig):
         return sizes
 
 
-def main() -> None:
+def main() -> int:
     args = cli.parse(Args, description=__doc__)
+    resume = checkpoint.load(args.resume, "episodic") if args.resume else None
+    if resume is not None:
+        args = cli.continue_run(args, resume.state["settings"], may_change={"total_steps", "quiet", "device", "resume"})
     obs_dim, num_actions = env_spaces(args.env_id)
 
-    with parallel.session(args.device) as (device, world):
+    with parallel.session(args.device) as (device, world), GracefulStop() as stop:
         torch.manual_seed(args.seed)
         policy = MLPPolicy(obs_dim, args.hidden_sizes(), num_actions, args.activation).to(device)
-        result = train_episodic(policy, config=args, verbose=not args.quiet)
+        result = train_episodic(
+            policy, config=args, verbose=not args.quiet, resume=resume, stop=stop if world.size == 1 else None
+        )
     if not world.is_main:
-        return
+        return 0
+    if result.interrupted:
+        return cli.report_interruption(
+            "train_cartpole.py", result.interrupted, result.env_steps, args.total_steps, "--total-steps",
+            result.run_dir, result.checkpoint,
+        )
 
     verdict = "solved" if result.solved else "not solved"
     print(f"{args.env_id} {verdict}: mean return {result.mean_return:.1f} over the last 100 episodes "
@@ -61,6 +73,7 @@ def main() -> None:
           f"{result.seconds:.1f} s of training")
     if result.run_dir is not None:
         print(f"run folder: {result.run_dir}   (view: tensorboard --logdir {args.logdir})")
+    return 0
 
 
 if __name__ == "__main__":

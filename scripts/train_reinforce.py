@@ -7,6 +7,7 @@ one, and weight that guess by the reward it earned: loss = -mean(reward * log p(
     python scripts/train_reinforce.py --batch-size 1 --lr 1 --steps 3000   # the article's procedure
     python scripts/train_reinforce.py --walkthrough            # the article's two worked steps
     python scripts/train_reinforce.py --stochastic-portions    # noisy rewards, same optimum
+    python scripts/train_reinforce.py --resume logs/reinforce/RUN --steps 600   # 300 more steps
     torchrun --standalone --nproc_per_node=2 scripts/train_reinforce.py   # 2 processes, one update
     tensorboard --logdir logs
 """
@@ -19,8 +20,9 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg import cli, parallel
+from pg import checkpoint, cli, parallel
 from pg.config import UsageError, check_finite, setting
+from pg.stopping import GracefulStop
 from pg.walkthrough import format_walkthrough, walkthrough
 
 
@@ -34,6 +36,7 @@ class Args(pg.ReinforceConfig):
     stochastic_portions: bool = setting(False, "Place A serves large 15%% of the time, Place B 80%%")
     walkthrough: bool = setting(False, "replay the article's two worked steps at hunger 0 and exit")
     device: str = setting("auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES)
+    resume: str | None = setting(None, "continue the run of this checkpoint or run folder, up to --steps in all")
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -51,19 +54,30 @@ class Args(pg.ReinforceConfig):
         return pg.HungerBandit(self.threshold, self.reward_good, self.reward_bad, self.stochastic_portions)
 
 
-def main() -> None:
+def main() -> int:
     args = cli.parse(Args, description=__doc__)
     if args.walkthrough:
         print(format_walkthrough(walkthrough()))
-        return
+        return 0
+    resume = checkpoint.load(args.resume, "reinforce") if args.resume else None
+    if resume is not None:
+        args = cli.continue_run(args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"})
 
-    with parallel.session(args.device) as (device, world):
+    with parallel.session(args.device) as (device, world), GracefulStop() as stop:
         torch.manual_seed(args.seed)
         env = args.env()
         policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
-        result = pg.train_reinforce(policy, env, config=args, verbose=not args.quiet)
-    if world.is_main:
-        summarise(args, env, policy, result)
+        result = pg.train_reinforce(
+            policy, env, config=args, verbose=not args.quiet, resume=resume, stop=stop if world.size == 1 else None
+        )
+    if not world.is_main:
+        return 0
+    if result.interrupted:
+        return cli.report_interruption(
+            "train_reinforce.py", result.interrupted, result.steps, args.steps, "--steps", result.run_dir, result.checkpoint
+        )
+    summarise(args, env, policy, result)
+    return 0
 
 
 def summarise(args: Args, env: pg.HungerBandit, policy: pg.HungerPolicy, result: pg.ReinforceResult) -> None:

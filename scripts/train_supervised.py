@@ -6,6 +6,7 @@ error has a derivative with respect to the bias, and the bias follows it downhil
     python scripts/train_supervised.py                                  # defaults, about a second
     python scripts/train_supervised.py --optimizer sgd --lr 1 --steps 20000   # stalls near -6.9
     python scripts/train_supervised.py --data my_labels.csv             # columns hunger,p_b
+    python scripts/train_supervised.py --resume logs/supervised/RUN --steps 400   # 200 more steps
     tensorboard --logdir logs
 """
 
@@ -16,8 +17,12 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg import cli, parallel
+from pg import checkpoint, cli, parallel
 from pg.config import UsageError, check_finite, setting
+from pg.stopping import GracefulStop
+
+
+TABLE_ROWS = 20  # the summary shows the first rows of a large data file
 
 
 @dataclass
@@ -26,6 +31,7 @@ class Args(pg.SupervisedConfig):
     train_weight: bool = setting(False, "train the weight as well as the bias")
     data: str | None = setting(None, "CSV file with columns hunger,p_b (default: the article's table)")
     device: str = setting("auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES)
+    resume: str | None = setting(None, "continue the run of this checkpoint or run folder, up to --steps in all")
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -33,25 +39,35 @@ class Args(pg.SupervisedConfig):
         check_finite("weight", self.weight)
 
 
-def main() -> None:
+def main() -> int:
     args = cli.parse(Args, description=__doc__)
+    resume = checkpoint.load(args.resume, "supervised") if args.resume else None
+    if resume is not None:
+        args = cli.continue_run(args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"})
     hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
 
-    with parallel.session(args.device) as (device, world):
+    with parallel.session(args.device) as (device, world), GracefulStop() as stop:
         if world.size > 1:
             raise UsageError("supervised training is one full batch of labelled points; run it as one process, not under torchrun")
         torch.manual_seed(args.seed)
         policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
-        result = pg.train_supervised(policy, hunger, target, config=args, verbose=not args.quiet)
+        result = pg.train_supervised(policy, hunger, target, config=args, verbose=not args.quiet, resume=resume, stop=stop)
+    if result.interrupted:
+        return cli.report_interruption(
+            "train_supervised.py", result.interrupted, result.steps, args.steps, "--steps", result.run_dir, result.checkpoint
+        )
 
     print(f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE {result.loss:.6g}")
     with torch.no_grad():
         p_b = policy(hunger.to(device))
     print("hunger   p(B)      target")
-    for h, p, y in zip(hunger.tolist(), p_b.tolist(), target.tolist()):
+    for h, p, y in list(zip(hunger.tolist(), p_b.tolist(), target.tolist()))[:TABLE_ROWS]:
         print(f"{h:<8.3g} {p:<9.6f} {y:g}")
+    if len(target) > TABLE_ROWS:
+        print(f"... and {len(target) - TABLE_ROWS} more rows")
     if result.run_dir is not None:
         print(f"run folder: {result.run_dir}   (view: tensorboard --logdir {args.logdir})")
+    return 0
 
 
 if __name__ == "__main__":

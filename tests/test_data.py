@@ -56,3 +56,19 @@ def test_a_missing_file_or_a_directory_is_refused_by_name(tmp_path):
 
 def test_a_data_error_is_a_value_error_and_a_usage_error():
     assert issubclass(pg.DataError, ValueError) and issubclass(pg.DataError, pg.UsageError)
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as f:
+        f.truncate(pg.data.MAX_BYTES + 1)  # sparse: no time or disk spent
+    with pytest.raises(pg.DataError, match=r"huge.csv: 67,108,865 bytes is more than the 64 MiB this loader reads"):
+        pg.load_csv(path)
+
+
+@pytest.mark.parametrize("cell", ["inf", "-inf", "1e400", "0x1p-2", " "])
+def test_infinite_and_odd_numbers_are_refused_with_the_line(tmp_path, cell):
+    path = tmp_path / "odd.csv"
+    path.write_text(f"hunger,p_b\n0.5,1\n{cell},0\n")
+    with pytest.raises(pg.DataError, match=r"odd.csv:3: hunger must be"):
+        pg.load_csv(path)

@@ -65,6 +65,7 @@ def test_hunger_is_uniform_on_0_1():
         ({"p_large_a": -0.1}, "p_large_a must be a probability in [0, 1]"),
         ({"p_large_b": 1.2}, "p_large_b must be a probability in [0, 1]"),
         ({"reward_good": "1"}, "reward_good must be a finite number"),
+        ({"reward_good": 1e38}, "reward_good must be within ±1e+30, got 1e+38"),
     ],
 )
 def test_bad_environment_settings_are_refused_with_a_clear_error(settings, words):
@@ -82,3 +83,31 @@ def test_rewards_of_mismatched_shapes_are_refused():
 def test_stochastic_portions_without_a_generator_are_refused():
     with pytest.raises(pg.UsageError, match="need a torch.Generator"):
         pg.HungerBandit(stochastic_portions=True).reward(torch.zeros(2), torch.zeros(2))
+
+
+@pytest.mark.parametrize(
+    "hunger, action, words",
+    [
+        (torch.tensor([0.2, float("nan")]), torch.tensor([0.0, 1.0]), "hunger must be finite"),
+        (torch.tensor([0.2, 0.7]), torch.tensor([0.0, 2.0]), "action must be 0 (Place A) or 1 (Place B)"),
+        (torch.tensor([0, 1]), torch.tensor([0.0, 1.0]), "hunger must be a floating-point tensor"),
+        (torch.zeros(0), torch.zeros(0), "N >= 1"),
+    ],
+)
+def test_bad_hunger_or_actions_are_refused(hunger, action, words):
+    with pytest.raises(pg.UsageError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        pg.HungerBandit().reward(hunger, action)
+
+
+def test_a_batch_size_that_is_not_a_positive_integer_is_refused():
+    with pytest.raises(pg.UsageError, match="n must be an integer >= 1, got 0"):
+        pg.HungerBandit().sample_hunger(0, torch.Generator())
+
+
+@pytest.mark.parametrize("good, bad", [(2.252173458620647e-06, -1.0), (0.1, -0.3), (1e30, -1e30), (7.0, 6.999999)])
+def test_rewards_are_exactly_the_two_settings_rounded_to_the_dtype(good, bad):
+    env = pg.HungerBandit(reward_good=good, reward_bad=bad)
+    hunger = torch.tensor([0.2, 0.2, 0.8, 0.8])
+    reward = env.reward(hunger, torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    g, b = torch.tensor(good).item(), torch.tensor(bad).item()  # float32
+    assert reward.tolist() == [g, b, g, b]

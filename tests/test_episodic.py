@@ -63,6 +63,7 @@ def test_an_unknown_environment_or_a_mismatched_policy_is_refused_before_trainin
     assert not logdir.exists()
 
 
+@pytest.mark.slow
 def test_importing_pg_and_running_the_hunger_scripts_does_not_need_gymnasium(tmp_path):
     code = (
         "import sys, runpy; sys.modules['gymnasium'] = None\n"  # any `import gymnasium` now fails

@@ -116,3 +116,18 @@ def test_a_hook_that_returns_the_wrong_shape_gets_an_error_naming_the_hook():
 def test_the_base_class_says_the_hook_must_be_overridden():
     with pytest.raises(NotImplementedError, match="must override logits"):
         pg.Policy()(torch.zeros(2))
+
+
+def test_non_finite_observations_are_refused_unless_the_caller_vouches_for_them():
+    policy = pg.HungerPolicy()
+    with pytest.raises(ValueError, match="obs must be finite, got NaN or infinite values"):
+        policy(torch.tensor([0.5, float("nan")]))
+    with pytest.raises(ValueError, match="obs must be finite"):
+        policy.distribution(torch.tensor([float("inf")]))
+    assert policy.distribution(torch.tensor([float("nan")]), check_values=False).logits.isnan().all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device")
+def test_observations_on_another_device_are_refused_naming_both():
+    with pytest.raises(ValueError, match="obs is on cuda:0 but the policy is on cpu"):
+        pg.HungerPolicy()(torch.zeros(2, device="cuda"))

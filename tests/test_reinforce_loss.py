@@ -98,3 +98,23 @@ def test_a_running_mean_baseline_holds_only_earlier_batches():
     assert baseline.value.item() == 0.5
     baseline.update(torch.tensor([-1.0, -1.0]))
     assert baseline.value.item() == pytest.approx(0.9 * 0.5 + 0.1 * -1.0)
+
+
+@pytest.mark.parametrize(
+    "log_prob, reward, baseline, error, words",
+    [
+        (torch.tensor([-0.5, float("nan")]), torch.ones(2), None, ValueError, "log_prob must be finite"),
+        (torch.tensor([-0.5, -1.0]), torch.tensor([1.0, float("inf")]), None, ValueError, "reward must be finite"),
+        (torch.tensor([-0.5, -1.0]), torch.ones(2), float("nan"), ValueError, "baseline must be finite"),
+        (torch.tensor([-0.5, -1.0]), torch.tensor([1, -1]), None, ValueError, "floating-point tensors, got torch.float32 and torch.int64"),
+    ],
+)
+def test_non_finite_values_and_integer_rewards_are_refused(log_prob, reward, baseline, error, words):
+    with pytest.raises(error, match=words):
+        pg.reinforce_loss(log_prob, reward, baseline)
+
+
+def test_the_trainers_skip_the_value_scan_but_never_the_shape_check():
+    assert pg.reinforce_loss(torch.tensor([float("nan")]), torch.ones(1), check_values=False).isnan()
+    with pytest.raises(ValueError, match=r"got \(2,\) and \(2, 1\)"):
+        pg.reinforce_loss(torch.zeros(2), torch.zeros(2, 1), check_values=False)

@@ -9,6 +9,7 @@ import pytest
 from conftest import assert_refused, only_run_dir, read_scalars, run_main, run_script
 
 
+@pytest.mark.slow
 def test_the_script_with_defaults_reaches_the_optimum_and_prints_the_summary(tmp_path):
     done = run_script("train_reinforce", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -33,6 +34,7 @@ def test_the_walkthrough_prints_the_article_s_two_steps_and_creates_no_run(tmp_p
     assert not (tmp_path / "logs").exists()
 
 
+@pytest.mark.slow
 def test_the_article_s_procedure_runs_from_the_command_line(tmp_path):
     done = run_script("train_reinforce", "--batch-size", "1", "--lr", "1", "--steps", "400", "--quiet",
                       "--logdir", str(tmp_path / "runs"), "--run-name", "article", cwd=tmp_path)
@@ -41,6 +43,7 @@ def test_the_article_s_procedure_runs_from_the_command_line(tmp_path):
     assert bias[0] == 0.0 and bias[-1] < -5  # single guesses, yet clearly on its way to -10
 
 
+@pytest.mark.slow
 def test_environment_flags_reach_the_environment(tmp_path):
     done = run_script("train_reinforce", "--stochastic-portions", "--reward-good", "2", "--reward-bad", "-2",
                       "--threshold", "0.5", "--steps", "50", "--quiet", "--logdir", str(tmp_path), cwd=tmp_path)
@@ -63,7 +66,7 @@ def test_help_lists_every_flag(tmp_path):
 
 BAD_INPUT = [
     (["--batch-size", "0"], "--batch-size must be an integer >= 1, got 0"),
-    (["--lr", "-1"], "--lr must be a finite number > 0, got -1.0"),
+    (["--lr", "-1"], "--lr must be a finite number > 0 and <= 1e+06, got -1.0"),
     (["--optimizer", "rprop"], "argument --optimizer: invalid choice: 'rprop'"),
     (["--baseline", "critic"], "argument --baseline: invalid choice: 'critic'"),
     (["--threshold", "1.5"], "--threshold must be in [0, 1], got 1.5"),

@@ -9,6 +9,7 @@ import pytest
 from conftest import assert_refused, only_run_dir, read_scalars, run_main, run_script
 
 
+@pytest.mark.slow
 def test_the_script_with_defaults_reaches_minus_10_and_prints_the_summary_table(tmp_path):
     done = run_script("train_supervised", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -23,6 +24,7 @@ def test_the_script_with_defaults_reaches_minus_10_and_prints_the_summary_table(
     assert json.loads((run_dir / "config.json").read_text())["weight"] == 20.0
 
 
+@pytest.mark.slow
 def test_flags_reach_the_trainer_and_quiet_prints_only_the_summary(tmp_path):
     done = run_script(
         "train_supervised", "--steps", "7", "--optimizer", "sgd", "--lr", "2", "--log-every", "3",
@@ -37,6 +39,7 @@ def test_flags_reach_the_trainer_and_quiet_prints_only_the_summary(tmp_path):
     assert (saved["optimizer"], saved["lr"], saved["steps"], saved["quiet"]) == ("sgd", 2.0, 7, True)
 
 
+@pytest.mark.slow
 def test_a_data_file_and_a_trained_weight_are_used(tmp_path):
     (tmp_path / "labels.csv").write_text("hunger,p_b\n0.2,0\n0.3,0\n0.7,1\n0.8,1\n")
     done = run_script("train_supervised", "--data", "labels.csv", "--train-weight", "--quiet", cwd=tmp_path)
@@ -55,14 +58,14 @@ def test_help_lists_every_flag_with_its_default(tmp_path):
         assert flag in done.stdout
     text = " ".join(done.stdout.split())  # argparse wraps lines at the terminal width
     assert "(default: 200)" in text and "(default: rprop)" in text and "{sgd,adam,rprop}" in text
-    assert text.count("(default:") == 10  # every flag that takes a value, none twice
+    assert text.count("(default:") == 12  # every flag that takes a value, none twice
 
 
 BAD_INPUT = [
     (["--steps", "-5"], "--steps must be an integer >= 1, got -5"),
     (["--steps", "ten"], "argument --steps: invalid int value: 'ten'"),
-    (["--lr", "0"], "--lr must be a finite number > 0, got 0.0"),
-    (["--lr", "inf"], "--lr must be a finite number > 0, got inf"),
+    (["--lr", "0"], "--lr must be a finite number > 0 and <= 1e+06, got 0.0"),
+    (["--lr", "inf"], "--lr must be a finite number > 0 and <= 1e+06, got inf"),
     (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
     (["--weight", "nan"], "--weight must be a finite number, got nan"),
     (["--log-every", "0"], "--log-every must be an integer >= 1, got 0"),

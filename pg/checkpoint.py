@@ -1,0 +1,148 @@
+"""Checkpoints: what a run needs to continue exactly where it stopped, written safely, read safely.
+
+A checkpoint is one `checkpoint.pt` in the run folder, replaced atomically (written beside it,
+then renamed), so a crash mid-write leaves the previous one intact. It holds plain data only:
+tensors, numbers, strings, lists and dicts (the policy's and the optimiser's state dicts, every
+generator's state, the step, the settings, the history). That is what lets `load` use
+`torch.load(weights_only=True)`: a file that carries a pickled Python object, which could run
+code when unpickled, is refused instead of executed.
+
+No checkpoint ever holds a NaN or an infinity: `save` refuses non-finite parameters or optimiser
+state, so the last checkpoint of a run that diverged is its last good one.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pg.config import UsageError
+
+__all__ = [
+    "FILENAME",
+    "FORMAT",
+    "Checkpoint",
+    "CheckpointError",
+    "NonFiniteError",
+    "describe",
+    "load",
+    "restore",
+    "restore_policy",
+    "save",
+]
+
+FILENAME = "checkpoint.pt"
+FORMAT = "pg-checkpoint/1"
+
+
+class CheckpointError(UsageError):
+    """A checkpoint that cannot be used: missing, unsafe, from another trainer, or another model."""
+
+
+class NonFiniteError(RuntimeError):
+    """Training produced a NaN or an infinity; the message names the step and the value."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path  # the checkpoint file; its folder is the run folder
+    state: dict[str, Any]
+
+    @property
+    def step(self) -> int:
+        return int(self.state["step"])
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path.parent
+
+
+def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
+    """Write `state` as the run's checkpoint, replacing the previous one atomically."""
+    for name, value in _tensors(state.get("policy", {}), "policy") + _tensors(state.get("optimizer", {}), "optimizer"):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise NonFiniteError(f"refusing to checkpoint a non-finite value in {name} at step {state['step']}")
+    path = run_dir / FILENAME
+    partial = run_dir / (FILENAME + ".partial")
+    torch.save({"format": FORMAT, **state}, partial)
+    os.replace(partial, path)
+    return Checkpoint(path, state)
+
+
+def describe(saved: Checkpoint | None) -> str:
+    """Where the last good state is, for error messages."""
+    if saved is None:
+        return "no checkpoint had been saved yet"
+    return f"the last good checkpoint is {saved.path} (step {saved.step})"
+
+
+def restore(resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int) -> tuple[int, dict]:
+    """Put the policy and optimiser back as saved; return the step reached and the history so far."""
+    if total_steps < resume.step:
+        raise CheckpointError(
+            f"{resume.path}: the run is already at step {resume.step}; steps is the run's total, so ask for more than that"
+        )
+    restore_policy(policy, resume.state["policy"], resume.path)
+    optimizer.load_state_dict(resume.state["optimizer"])
+    return resume.step, {tag: list(values) for tag, values in resume.state["history"].items()}
+
+
+def load(path: str | Path, trainer: str) -> Checkpoint:
+    """Read a checkpoint file, or the checkpoint of a run folder, written by `trainer`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILENAME
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        # weights_only names the first callable it would have had to import: that is the danger
+        found = re.search(r"GLOBAL (\S+) was not an allowed global|Unsupported global: GLOBAL (\S+)", str(e))
+        if found:
+            raise CheckpointError(
+                f"{path}: refusing to load it, it holds Python objects that could run code when unpickled "
+                f"(it refers to {found[1] or found[2]})"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (not a file that torch.save wrote)") from None
+    except (RuntimeError, OSError, EOFError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a pg checkpoint (expected format {FORMAT})")
+    if state.get("trainer") != trainer:
+        raise CheckpointError(f"{path}: a checkpoint of {state.get('trainer')} training, not {trainer}")
+    return Checkpoint(path, state)
+
+
+def restore_policy(policy: nn.Module, saved: dict[str, torch.Tensor], path: Path) -> None:
+    """Load saved parameters into `policy`, or say exactly how the two models differ."""
+    own = policy.state_dict()
+    problems = [f"missing {name}" for name in own if name not in saved]
+    problems += [f"unexpected {name}" for name in saved if name not in own]
+    problems += [
+        f"{name} has shape {tuple(own[name].shape)} here but {tuple(saved[name].shape)} in the checkpoint"
+        for name in own
+        if name in saved and own[name].shape != saved[name].shape
+    ]
+    if problems:
+        raise CheckpointError(f"{path}: does not fit {type(policy).__name__}: {'; '.join(problems)}")
+    policy.load_state_dict(saved)
+
+
+def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:
+    """Every tensor in nested dicts and lists, with a dotted name."""
+    if isinstance(tree, torch.Tensor):
+        return [(prefix, tree)]
+    if isinstance(tree, dict):
+        return [pair for key, value in tree.items() for pair in _tensors(value, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(tree, (list, tuple)):
+        return [pair for i, value in enumerate(tree) for pair in _tensors(value, f"{prefix}[{i}]")]
+    return []
