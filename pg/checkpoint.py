@@ -3,7 +3,9 @@
 A checkpoint is one `checkpoint.pt` in the run folder, replaced atomically (written beside it,
 then renamed), so a crash mid-write leaves the previous one intact. It holds plain data only:
 tensors, numbers, strings, lists and dicts (the policy's and the optimiser's state dicts, every
-generator's state, the step, the settings, the history). That is what lets `load` use
+generator's state, the step, the settings): what the run needs to go on, not what it logged,
+which is in the TensorBoard events (a history that grows with the run would make saving slower
+at every save). That is what lets `load` use
 `torch.load(weights_only=True)`: a file that carries a pickled Python object, which could run
 code when unpickled, is refused instead of executed.
 
@@ -83,15 +85,15 @@ def describe(saved: Checkpoint | None) -> str:
     return f"the last good checkpoint is {saved.path} (step {saved.step})"
 
 
-def restore(resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int) -> tuple[int, dict]:
-    """Put the policy and optimiser back as saved; return the step reached and the history so far."""
+def restore(resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int) -> int:
+    """Put the policy and optimiser back as saved; return the step the run had reached."""
     if total_steps < resume.step:
         raise CheckpointError(
             f"{resume.path}: the run is already at step {resume.step}; steps is the run's total, so ask for more than that"
         )
     restore_policy(policy, resume.state["policy"], resume.path)
     optimizer.load_state_dict(resume.state["optimizer"])
-    return resume.step, {tag: list(values) for tag, values in resume.state["history"].items()}
+    return resume.step
 
 
 def load(path: str | Path, trainer: str) -> Checkpoint:

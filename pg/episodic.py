@@ -106,7 +106,7 @@ class EpisodicResult:
     run_dir: Path | None
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # per logged update: 'step' (environment steps) and each scalar tag
+    history: dict[str, list[float]]  # per logged update of this call: 'step' (env steps) and each tag
 
 
 class Episodes(NamedTuple):
@@ -213,7 +213,7 @@ def train_episodic(
     recent: deque[float] = deque(maxlen=SOLVED_WINDOW)
     env_steps, history, episodes, update = 0, {}, 0, 0
     if resume is not None:
-        env_steps, history = checkpoint.restore(resume, policy, optimizer, cfg.total_steps)
+        env_steps = checkpoint.restore(resume, policy, optimizer, cfg.total_steps)
         generator.set_state(resume.state["generator"])
         set_env_rng_states(envs, resume.state["envs"])
         recent.extend(resume.state["recent"])
@@ -230,7 +230,6 @@ def train_episodic(
             "trainer": "episodic", "step": env_steps, "settings": dataclasses.asdict(cfg),
             "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
             "envs": env_rng_states(envs), "recent": list(recent), "episodes": episodes, "update": update,
-            "history": history,
         }
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.total_steps, run_dir, cfg.logdir, unit="env step") as progress:

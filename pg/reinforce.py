@@ -94,7 +94,7 @@ class ReinforceResult:
     run_dir: Path | None  # None when logging was off
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # 'step' and every scalar tag of the run, at each logging point
+    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point of this call
 
 
 def train_reinforce(
@@ -129,7 +129,7 @@ def train_reinforce(
     start, history = 0, {}
     require(resume is None or world.size == 1, "resuming is for one process: a checkpoint holds rank 0's generators only")
     if resume is not None:
-        start, history = checkpoint.restore(resume, policy, optimizer, cfg.steps)
+        start = checkpoint.restore(resume, policy, optimizer, cfg.steps)
         generator.set_state(resume.state["generator"])
         if baseline is not None:
             baseline.load_state_dict(resume.state["baseline"])
@@ -150,7 +150,7 @@ def train_reinforce(
         return {
             "trainer": "reinforce", "step": step, "settings": dataclasses.asdict(cfg),
             "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-            "baseline": baseline.state_dict() if baseline is not None else None, "history": history,
+            "baseline": baseline.state_dict() if baseline is not None else None,
         }
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
@@ -215,7 +215,7 @@ def train_reinforce(
         with torch.no_grad():
             expected = env.expected_reward(policy).item()
         if trained_bias(policy) is not None and run_dir is not None:
-            path = history["policy/bias"] + [policy.bias.item()]
+            path = history.get("policy/bias", []) + [policy.bias.item()]
             png = _reward_curve_png(env, policy, path, torch.Generator(device=like.device).manual_seed(cfg.seed))
             log.png("figures/reward_vs_bias", png, done, "reward_vs_bias.png")
 

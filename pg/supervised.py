@@ -83,7 +83,7 @@ class SupervisedResult:
     run_dir: Path | None  # None when logging was off
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # 'step' and every scalar tag of the run, at each logging point
+    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point of this call
 
 
 def train_supervised(
@@ -110,7 +110,8 @@ def train_supervised(
     cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
     hunger, target = _check_data(policy, hunger, target)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    start, history = checkpoint.restore(resume, policy, optimizer, cfg.steps) if resume is not None else (0, {})
+    start = checkpoint.restore(resume, policy, optimizer, cfg.steps) if resume is not None else 0
+    history: dict[str, list[float]] = {}
     run_dir = open_run_dir(cfg, "supervised", resume) if cfg.logdir else None
     probes = _probe_indices(hunger)
     params = [p for p in policy.parameters() if p.requires_grad]
@@ -120,7 +121,7 @@ def train_supervised(
     def state(step: int) -> dict:
         return {
             "trainer": "supervised", "step": step, "settings": dataclasses.asdict(cfg),
-            "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "history": history,
+            "policy": policy.state_dict(), "optimizer": optimizer.state_dict(),
         }
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
@@ -164,7 +165,7 @@ def train_supervised(
         with torch.no_grad():
             final_loss = F.mse_loss(policy(hunger), target).item()
         if trained_bias(policy) is not None and run_dir is not None:
-            path = history["policy/bias"] + [policy.bias.item()]
+            path = history.get("policy/bias", []) + [policy.bias.item()]
             log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), done, "mse_vs_bias.png")
 
     return SupervisedResult(
