@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from pg import exact
-from pg.config import require
+from pg.config import UsageError, require
 from pg.policy import HungerPolicy, Policy
 
 __all__ = ["HungerBandit", "MAX_REWARD"]
@@ -72,7 +72,8 @@ class HungerBandit:
 
     def sample_hunger(self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
         """(n,) hunger values, Uniform[0, 1), on the generator's device."""
-        require(isinstance(n, int) and not isinstance(n, bool) and n >= 1, f"n must be an integer >= 1, got {n!r}")
+        if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
+            raise UsageError(f"n must be an integer >= 1, got {n!r}")
         return torch.rand(n, generator=generator, device=generator.device, dtype=dtype)
 
     def reward(
@@ -84,20 +85,20 @@ class HungerBandit:
         `check_values=False` skips the scan for non-finite hunger and actions other than 0 and 1
         (the trainers skip it for what they generated); shapes and devices are always checked.
         """
-        require(
-            isinstance(hunger, Tensor) and isinstance(action, Tensor) and hunger.is_floating_point(),
-            "hunger must be a floating-point tensor and action a tensor",
-        )
-        require(
-            hunger.shape == action.shape and hunger.ndim == 1 and len(hunger) > 0,
-            f"hunger and action must both have shape (N,) with N >= 1, got {tuple(hunger.shape)} and {tuple(action.shape)}",
-        )
-        require(hunger.device == action.device, f"hunger is on {hunger.device} but action on {action.device}")
+        # plain ifs, not require(): this runs every training step, and an f-string is built eagerly
+        if not (isinstance(hunger, Tensor) and isinstance(action, Tensor) and hunger.is_floating_point()):
+            raise UsageError("hunger must be a floating-point tensor and action a tensor")
+        if not (hunger.shape == action.shape and hunger.ndim == 1 and len(hunger) > 0):
+            raise UsageError(
+                f"hunger and action must both have shape (N,) with N >= 1, got {tuple(hunger.shape)} and {tuple(action.shape)}"
+            )
+        if hunger.device != action.device:
+            raise UsageError(f"hunger is on {hunger.device} but action on {action.device}")
         if check_values:
             require(bool(torch.isfinite(hunger).all()), "hunger must be finite, got NaN or infinite values")
             require(bool(((action == 0) | (action == 1)).all()), "action must be 0 (Place A) or 1 (Place B)")
         hungry = hunger > self.threshold  # (N,) bool: large portions suit
-        went_b = action > 0.5  # (N,) bool
+        went_b = action.bool()  # (N,) True for Place B (1); a cast, cheaper than comparing
         if self.stochastic_portions:
             require(generator is not None, "stochastic portions need a torch.Generator to draw from")
             q_a, q_b = _pair(self.p_large_a, self.p_large_b, hunger.dtype, hunger.device)

@@ -58,9 +58,9 @@ class Policy(nn.Module):
     def distribution(self, obs: Tensor, *, check_values: bool = True) -> Distribution:
         """Bernoulli over {0: Place A, 1: Place B} or Categorical over K actions, from logits.
 
-        Shapes, dtypes and devices are always checked; `check_values=False` skips the scan for
-        NaN and infinity, a pass over the data (and a device sync on a GPU) that the trainers
-        skip for observations they generated themselves.
+        Shapes and dtypes are always checked; `check_values=False` skips the checks on the values
+        and where they live (NaN, infinity, the device): a pass over the data, and a device sync
+        on a GPU, that the trainers skip for observations they generated themselves.
         """
         return self._distribution_from_logits(self._checked_logits(obs, check_values))
 
@@ -101,11 +101,12 @@ class Policy(nn.Module):
             raise ValueError(f"obs must have shape {width}, got {tuple(obs.shape)}")
         if obs.shape[0] == 0:
             raise ValueError(f"obs must hold at least one observation, got shape {tuple(obs.shape)}")
-        like = next(self.parameters(), None)
-        if like is not None and obs.device != like.device:
-            raise ValueError(f"obs is on {obs.device} but the policy is on {like.device}; move one to the other")
-        if check_values and not bool(torch.isfinite(obs).all()):
-            raise ValueError("obs must be finite, got NaN or infinite values")
+        if check_values:  # what a trainer generated itself is on the right device and finite
+            like = next(self.parameters(), None)
+            if like is not None and obs.device != like.device:
+                raise ValueError(f"obs is on {obs.device} but the policy is on {like.device}; move one to the other")
+            if not bool(torch.isfinite(obs).all()):
+                raise ValueError("obs must be finite, got NaN or infinite values")
         return obs
 
 

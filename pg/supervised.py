@@ -64,7 +64,7 @@ class SupervisedConfig:
     logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
     run_name: str | None = setting(None, "run folder name under LOGDIR/supervised (default: <time>-seed<SEED>)")
     log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
-    save_every: int = setting(100, "save a checkpoint every N steps, and always at the end (0: only at the end)")
+    save_every: int = setting(1000, "save a checkpoint every N steps, and always at the end (0: only at the end)")
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
