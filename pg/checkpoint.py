@@ -18,6 +18,8 @@ from __future__ import annotations
 import os
 import pickle
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "NonFiniteError",
+    "Saver",
     "describe",
     "load",
     "restore",
@@ -76,6 +79,35 @@ def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     torch.save({"format": FORMAT, **state}, partial)
     os.replace(partial, path)
     return Checkpoint(path, state)
+
+
+class Saver:
+    """A run's checkpoints: every `every` steps (or updates), once more at the end, and the last
+    good one named when training diverges. With `run_dir=None` (no logging) it saves nothing."""
+
+    def __init__(self, run_dir: Path | None, every: int, state: Callable[[], dict[str, Any]]):
+        self.run_dir, self.every, self.state = run_dir, every, state
+        self.last: Checkpoint | None = None
+
+    def due(self, count: int) -> bool:
+        """Whether `count` steps (or updates) done calls for a periodic checkpoint."""
+        return self.run_dir is not None and self.every > 0 and count % self.every == 0
+
+    def save(self) -> None:
+        if self.run_dir is not None:
+            self.last = save(self.run_dir, self.state())
+
+    @contextmanager
+    def naming_last_good(self) -> Iterator[None]:
+        """Add where the last good checkpoint is to a NonFiniteError raised inside."""
+        try:
+            yield
+        except NonFiniteError as e:
+            raise NonFiniteError(f"{e}; {describe(self.last)}") from None
+
+    @property
+    def path(self) -> Path | None:
+        return self.last.path if self.last is not None else None
 
 
 def describe(saved: Checkpoint | None) -> str:

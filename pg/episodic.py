@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from pg import checkpoint, parallel
-from pg.checkpoint import Checkpoint, NonFiniteError
+from pg.checkpoint import Checkpoint
 from pg.config import (
     UsageError,
     check_choice,
@@ -223,7 +223,7 @@ def train_episodic(
     model = parallel.synced(policy)  # the policy, or its DDP wrapper: gradients averaged over ranks
     guard = FiniteGuard([n for n, p in policy.named_parameters() if p.requires_grad], like.device)
     solved = len(recent) == SOLVED_WINDOW and float(np.mean(recent)) >= cfg.target_return
-    saved, start = None, env_steps
+    start = env_steps
 
     def state() -> dict:
         return {
@@ -231,6 +231,8 @@ def train_episodic(
             "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
             "envs": env_rng_states(envs), "recent": list(recent), "episodes": episodes, "update": update,
         }
+
+    saver = checkpoint.Saver(run_dir, cfg.save_every, state)
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.total_steps, run_dir, cfg.logdir, unit="env step") as progress:
         if resume is None:
@@ -240,58 +242,57 @@ def train_episodic(
             )
         started = time.perf_counter()
         try:
-            while env_steps < cfg.total_steps and not solved and not (stop is not None and stop.requested):
-                batch = collect_episodes(envs, policy, generator)
-                weight = reward_to_go(batch.reward, batch.done, cfg.gamma)[batch.valid]  # (S,) all valid steps
-                if cfg.normalize_returns:
-                    weight = normalize_returns(weight)
-                dist = model.distribution(batch.obs[batch.valid], check_values=False)
-                loss = reinforce_loss(dist.log_prob(batch.action[batch.valid]), weight, check_values=False)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                guard.watch(env_steps, loss, [p.grad for p in params])
-                guard.check()  # an update takes milliseconds: read it every time, before the step
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))  # measures, does not clip
-                optimizer.step()
+            with saver.naming_last_good():
+                while env_steps < cfg.total_steps and not solved and not (stop is not None and stop.requested):
+                    batch = collect_episodes(envs, policy, generator)
+                    weight = reward_to_go(batch.reward, batch.done, cfg.gamma)[batch.valid]  # (S,) all valid steps
+                    if cfg.normalize_returns:
+                        weight = normalize_returns(weight)
+                    dist = model.distribution(batch.obs[batch.valid], check_values=False)
+                    loss = reinforce_loss(dist.log_prob(batch.action[batch.valid]), weight, check_values=False)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    guard.watch(env_steps, loss, [p.grad for p in params])
+                    guard.check()  # an update takes milliseconds: read it every time, before the step
+                    grad_norm = torch.nn.utils.clip_grad_norm_(params, float("inf"))  # measures, does not clip
+                    optimizer.step()
 
-                lengths, returns = batch.lengths, batch.returns
-                if world.size > 1:  # every rank counts every rank's episodes: they stop together
-                    lengths, returns = parallel.gather(lengths, like.device), parallel.gather(returns, like.device)
-                # each episode is logged at the env step where it ended: the steps all the
-                # environments had taken by then, on top of the steps of earlier batches
-                ended_at = env_steps + np.minimum(lengths[None, :], lengths[:, None]).sum(1)
-                for i in np.argsort(lengths, kind="stable"):
-                    log.scalars(int(ended_at[i]), {
-                        "charts/episodic_return": float(returns[i]),
-                        "charts/episodic_length": int(lengths[i]),
-                    })
-                env_steps += int(lengths.sum())
-                episodes += len(lengths)
-                recent.extend(returns.tolist())
-                mean_return = float(np.mean(recent))
-                solved = len(recent) == SOLVED_WINDOW and mean_return >= cfg.target_return
+                    lengths, returns = batch.lengths, batch.returns
+                    if world.size > 1:  # every rank counts every rank's episodes: they stop together
+                        lengths, returns = parallel.gather(lengths, like.device), parallel.gather(returns, like.device)
+                    # each episode is logged at the env step where it ended: the steps all the
+                    # environments had taken by then, on top of the steps of earlier batches
+                    ended_at = env_steps + np.minimum(lengths[None, :], lengths[:, None]).sum(1)
+                    for i in np.argsort(lengths, kind="stable"):
+                        log.scalars(int(ended_at[i]), {
+                            "charts/episodic_return": float(returns[i]),
+                            "charts/episodic_length": int(lengths[i]),
+                        })
+                    env_steps += int(lengths.sum())
+                    episodes += len(lengths)
+                    recent.extend(returns.tolist())
+                    mean_return = float(np.mean(recent))
+                    solved = len(recent) == SOLVED_WINDOW and mean_return >= cfg.target_return
 
-                logging = update % cfg.log_every == 0 or solved or env_steps >= cfg.total_steps
-                if logging:
-                    values = {"loss/reinforce": loss, "grad/norm": grad_norm, "charts/mean_return_100": mean_return}
-                    append(history, env_steps, log.scalars(env_steps, values))
-                    log.histograms(env_steps, policy, point=update // cfg.log_every)
-                shown = {"episodes": episodes, "mean return": mean_return} if progress.wants(env_steps, logging) else None
-                progress.update(min(env_steps, cfg.total_steps), shown)
-                update += 1
-                if run_dir is not None and cfg.save_every > 0 and update % cfg.save_every == 0:
-                    saved = checkpoint.save(run_dir, state())
-        except NonFiniteError as e:
-            raise NonFiniteError(f"{e}; {checkpoint.describe(saved)}") from None
+                    logging = update % cfg.log_every == 0 or solved or env_steps >= cfg.total_steps
+                    if logging:
+                        values = {"loss/reinforce": loss, "grad/norm": grad_norm, "charts/mean_return_100": mean_return}
+                        append(history, env_steps, log.scalars(env_steps, values))
+                        log.histograms(env_steps, policy, point=update // cfg.log_every)
+                    shown = {"episodes": episodes, "mean return": mean_return} if progress.wants(env_steps, logging) else None
+                    progress.update(min(env_steps, cfg.total_steps), shown)
+                    update += 1
+                    if saver.due(update):
+                        saver.save()
         finally:
             seconds = time.perf_counter() - started
             envs.close()
-        if run_dir is not None and env_steps > start:
-            saved = checkpoint.save(run_dir, state())
+        if env_steps > start:
+            saver.save()
     return EpisodicResult(
         solved=solved, episodes=episodes, env_steps=env_steps, seconds=seconds,
         mean_return=float(np.mean(recent)) if recent else float("nan"), run_dir=run_dir,
-        checkpoint=saved.path if saved else None, interrupted=stop.requested if stop is not None else None,
+        checkpoint=saver.path, interrupted=stop.requested if stop is not None else None,
         history=history,
     )
 

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from pg import checkpoint, figures, parallel
-from pg.checkpoint import Checkpoint, NonFiniteError
+from pg.checkpoint import Checkpoint
 from pg.config import (
     check_choice,
     check_int,
@@ -144,15 +144,16 @@ def train_reinforce(
     optimal = env.optimal_reward(policy)
     tail_start = max(start, cfg.steps - max(1, round(TAIL * cfg.steps)))
     tail_sum = torch.zeros((), dtype=like.dtype, device=like.device)  # summed on the device: no sync per step
-    saved, done, seconds = None, start, 0.0
+    done, seconds = start, 0.0
 
-    def state(step: int) -> dict:
+    def state() -> dict:
         return {
-            "trainer": "reinforce", "step": step, "settings": dataclasses.asdict(cfg),
+            "trainer": "reinforce", "step": done, "settings": dataclasses.asdict(cfg),
             "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
             "baseline": baseline.state_dict() if baseline is not None else None,
         }
 
+    saver = checkpoint.Saver(run_dir, cfg.save_every, state)
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
         if resume is None:
             log.settings(
@@ -161,7 +162,7 @@ def train_reinforce(
                 trainer="reinforce", env=repr(env), initial_policy=repr(policy), torch=torch.__version__,
             )
         started = time.perf_counter()
-        try:
+        with saver.naming_last_good():
             for step in range(start, cfg.steps):
                 hunger = env.sample_hunger(cfg.batch_size, generator, like.dtype)  # (N,)
                 dist = model.distribution(hunger, check_values=False)  # hunger is ours: no scan for NaN
@@ -172,9 +173,8 @@ def train_reinforce(
                 loss.backward()
 
                 logging = step % cfg.log_every == 0 or step == cfg.steps - 1
-                saving = run_dir is not None and cfg.save_every > 0 and (step + 1) % cfg.save_every == 0
                 guard.watch(step, loss, [p.grad for p in params])
-                guard.check(sync_point=logging or saving)  # before the step: the parameters stay good
+                guard.check(sync_point=logging or saver.due(step + 1))  # before the step: parameters stay good
                 showing = progress.wants(step + 1, logging)
                 if step >= tail_start or logging or showing:  # a pass over the batch: only when used
                     average = reward.mean()
@@ -203,15 +203,13 @@ def train_reinforce(
                 if baseline is not None:
                     baseline.update(reward)  # after the step: the baseline only ever holds earlier batches
                 done = step + 1
-                if saving:
-                    saved = checkpoint.save(run_dir, state(done))
+                if saver.due(done):
+                    saver.save()
                 if stop is not None and stop.requested:
                     break
-        except NonFiniteError as e:
-            raise NonFiniteError(f"{e}; {checkpoint.describe(saved)}") from None
         seconds = time.perf_counter() - started
-        if run_dir is not None and done > start:
-            saved = checkpoint.save(run_dir, state(done))
+        if done > start:
+            saver.save()
         with torch.no_grad():
             expected = env.expected_reward(policy).item()
         if trained_bias(policy) is not None and run_dir is not None:
@@ -227,7 +225,7 @@ def train_reinforce(
         steps=done,
         seconds=seconds,
         run_dir=run_dir,
-        checkpoint=saved.path if saved else None,
+        checkpoint=saver.path,
         interrupted=stop.requested if stop is not None else None,
         history=history,
     )

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pg import checkpoint, figures
-from pg.checkpoint import Checkpoint, NonFiniteError
+from pg.checkpoint import Checkpoint
 from pg.config import (
     check_choice,
     check_int,
@@ -116,13 +116,15 @@ def train_supervised(
     probes = _probe_indices(hunger)
     params = [p for p in policy.parameters() if p.requires_grad]
     guard = FiniteGuard([n for n, p in policy.named_parameters() if p.requires_grad], hunger.device)
-    saved, done, seconds = None, start, 0.0
+    done, seconds = start, 0.0
 
-    def state(step: int) -> dict:
+    def state() -> dict:
         return {
-            "trainer": "supervised", "step": step, "settings": dataclasses.asdict(cfg),
+            "trainer": "supervised", "step": done, "settings": dataclasses.asdict(cfg),
             "policy": policy.state_dict(), "optimizer": optimizer.state_dict(),
         }
+
+    saver = checkpoint.Saver(run_dir, cfg.save_every, state)
 
     with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
         if resume is None:
@@ -132,7 +134,7 @@ def train_supervised(
                 trainer="supervised", initial_policy=repr(policy), examples=len(target), torch=torch.__version__,
             )
         started = time.perf_counter()
-        try:
+        with saver.naming_last_good():
             for step in range(start, cfg.steps):
                 p_b = policy(hunger, check_values=False)  # (N,) p(B); the data were checked once, above
                 loss = F.mse_loss(p_b, target)  # mean over the N examples
@@ -140,9 +142,8 @@ def train_supervised(
                 loss.backward()  # the derivative of the error, before the step that uses it
 
                 logging = step % cfg.log_every == 0 or step == cfg.steps - 1
-                saving = run_dir is not None and cfg.save_every > 0 and (step + 1) % cfg.save_every == 0
                 guard.watch(step, loss, [p.grad for p in params])
-                guard.check(sync_point=logging or saving)  # before the step: the parameters stay good
+                guard.check(sync_point=logging or saver.due(step + 1))  # before the step: parameters stay good
                 if logging:
                     values = {"loss/mse": loss, **{tag: p_b[i] for tag, i in probes.items()}, **policy_scalars(policy)}
                     append(history, step, log.scalars(step, values))
@@ -153,15 +154,13 @@ def train_supervised(
                 progress.update(step + 1, shown)
                 optimizer.step()
                 done = step + 1
-                if saving:
-                    saved = checkpoint.save(run_dir, state(done))
+                if saver.due(done):
+                    saver.save()
                 if stop is not None and stop.requested:
                     break
-        except NonFiniteError as e:
-            raise NonFiniteError(f"{e}; {checkpoint.describe(saved)}") from None
         seconds = time.perf_counter() - started
-        if run_dir is not None and done > start:
-            saved = checkpoint.save(run_dir, state(done))
+        if done > start:
+            saver.save()
         with torch.no_grad():
             final_loss = F.mse_loss(policy(hunger), target).item()
         if trained_bias(policy) is not None and run_dir is not None:
@@ -169,7 +168,7 @@ def train_supervised(
             log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), done, "mse_vs_bias.png")
 
     return SupervisedResult(
-        loss=final_loss, steps=done, seconds=seconds, run_dir=run_dir, checkpoint=saved.path if saved else None,
+        loss=final_loss, steps=done, seconds=seconds, run_dir=run_dir, checkpoint=saver.path,
         interrupted=stop.requested if stop is not None else None, history=history,
     )
 
