@@ -114,8 +114,7 @@ class RunLogger:
             on_host = iter(torch.stack([t.detach().reshape(()).double() for t in tensors]).tolist())
         floats = {tag: next(on_host) if isinstance(v, Tensor) else float(v) for tag, v in values.items()}
         if self._writer is not None:
-            summary = self._summary(value=[self._summary.Value(tag=tag, simple_value=v) for tag, v in floats.items()])
-            self._writer.add_summary(summary, step)
+            self._writer.add_scalars(floats, step)
         return floats
 
     def histograms(self, step: int, policy: nn.Module, point: int) -> None:
