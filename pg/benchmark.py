@@ -129,11 +129,6 @@ def _median_time(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(_times(fn, repeats))
 
 
-def _process_time(args: Sequence[str], repeats: int, cwd: Path) -> float:
-    """Median wall time of a whole `python ...` process, imports included."""
-    return _median_time(lambda: subprocess.run([sys.executable, *args], cwd=cwd, check=True, capture_output=True), repeats)
-
-
 def _lean_article_loop(n: int, generator: torch.Generator) -> float:
     """The article's procedure, one sample and one update at a time, in plain PyTorch."""
     bias = torch.zeros((), requires_grad=True)
@@ -197,11 +192,18 @@ def solution(quick: bool) -> Table:
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         (cwd / "minimal.py").write_text(MINIMAL_PROGRAM)
-        minimal = _process_time(["minimal.py"], repeats, cwd)
-        table.rows.append(["minimal PyTorch training program (import torch, one torch.optim step), whole process", minimal, 1.0])
-        for name in ("supervised", "reinforce"):
-            seconds = _process_time([str(ROOT / "scripts" / f"train_{name}.py"), "--quiet"], repeats, cwd)
-            table.rows.append([f"scripts/train_{name}.py with defaults, whole process (logging, figure)", seconds, seconds / minimal])
+        programs = {
+            "minimal PyTorch training program (import torch, one torch.optim step), whole process": ["minimal.py"],
+            **{f"scripts/train_{name}.py with defaults, whole process (logging, figure)":
+               [str(ROOT / "scripts" / f"train_{name}.py"), "--quiet"] for name in ("supervised", "reinforce")},
+        }
+        times: dict[str, list[float]] = {what: [] for what in programs}
+        for _ in range(repeats):  # interleaved, so that drift in the machine's speed hits all alike
+            for what, args in programs.items():
+                times[what] += _times(lambda: subprocess.run([sys.executable, *args], cwd=cwd, check=True, capture_output=True), 1)
+        minimal = statistics.median(next(iter(times.values())))
+        for what, measured in times.items():
+            table.rows.append([what, statistics.median(measured), statistics.median(measured) / minimal])
 
     hunger, target = pg.article_data()
     env = pg.HungerBandit()
