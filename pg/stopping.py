@@ -26,16 +26,21 @@ __all__ = ["FiniteGuard", "GracefulStop"]
 
 
 class GracefulStop:
-    """Context manager: `requested` becomes the signal number once SIGINT or SIGTERM arrives."""
+    """Context manager: `requested` becomes the signal number once SIGINT or SIGTERM arrives.
+
+    `enabled=False` leaves the signals alone: under torchrun a rank must not stop on its own
+    (the others would wait for it in their next collective), so torchrun's handling stays.
+    """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self):
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
         self.requested: int | None = None
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> GracefulStop:
-        if threading.current_thread() is threading.main_thread():  # handlers live on the main thread only
+        if self.enabled and threading.current_thread() is threading.main_thread():  # handlers live on the main thread
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self

@@ -19,9 +19,9 @@ import torch
 
 from pg import checkpoint, cli, parallel
 from pg.config import require, setting
-from pg.stopping import GracefulStop
 from pg.episodic import EpisodicConfig, env_spaces, train_episodic
 from pg.mlp import ACTIVATIONS, MLPPolicy
+from pg.stopping import GracefulStop
 
 
 @dataclass
@@ -52,11 +52,11 @@ def main() -> int:
         args = cli.continue_run(args, resume.state["settings"], may_change={"total_steps", "quiet", "device", "resume"})
     obs_dim, num_actions = env_spaces(args.env_id)
 
-    with parallel.session(args.device) as (device, world), GracefulStop() as stop:
+    with parallel.session(args.device) as (device, world), GracefulStop(enabled=world.size == 1) as stop:
         torch.manual_seed(args.seed)
         policy = MLPPolicy(obs_dim, args.hidden_sizes(), num_actions, args.activation).to(device)
         result = train_episodic(
-            policy, config=args, verbose=not args.quiet, resume=resume, stop=stop if world.size == 1 else None
+            policy, config=args, verbose=not args.quiet, resume=resume, stop=stop
         )
     if not world.is_main:
         return 0

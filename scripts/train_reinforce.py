@@ -63,12 +63,12 @@ def main() -> int:
     if resume is not None:
         args = cli.continue_run(args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"})
 
-    with parallel.session(args.device) as (device, world), GracefulStop() as stop:
+    with parallel.session(args.device) as (device, world), GracefulStop(enabled=world.size == 1) as stop:
         torch.manual_seed(args.seed)
         env = args.env()
         policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
         result = pg.train_reinforce(
-            policy, env, config=args, verbose=not args.quiet, resume=resume, stop=stop if world.size == 1 else None
+            policy, env, config=args, verbose=not args.quiet, resume=resume, stop=stop
         )
     if not world.is_main:
         return 0
