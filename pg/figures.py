@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
+import numpy as np
+
 __all__ = ["loss_curve_png", "reward_curve_png"]
 
 # Fixed margins: matplotlib's constrained layout would double the time to render a figure.
@@ -119,6 +121,4 @@ def _png(fig) -> bytes:
 
 def _interp(x: float, xs: Sequence[float], ys: Sequence[float]) -> float:
     """Linear interpolation of ys(xs) at x; xs ascending, x clamped to their range."""
-    import numpy as np
-
     return float(np.interp(x, xs, ys))

@@ -153,20 +153,23 @@ def actions_from_uniform(dist: Distribution, u: Tensor) -> Tensor:
     round to 0 when p(B) is near 1. For K actions, action k covers the k-th slice of the line.
     Bernoulli actions are float (as Bernoulli.log_prob expects), Categorical ones are long.
     """
-    if isinstance(dist, Bernoulli):
-        p_a = dist.logits.detach().neg().sigmoid_()  # (N,) in place: a batch of 1M pays per allocation
-        return (u >= p_a).to(p_a.dtype)
-    inner_edges = dist.probs.cumsum(dim=-1)[..., :-1]  # (N, K - 1) where one action's slice ends
-    return (inner_edges <= u.unsqueeze(-1)).sum(dim=-1)  # (N,) long, in 0..K-1
+    return _actions_into(dist, u.clone())  # the caller's draws stay as they were
 
 
 def sample_actions(dist: Distribution, generator: torch.Generator) -> Tensor:
     """Sample one action per row from `dist`, drawing from `generator` (reproducible runs)."""
     logits = dist.logits
     u = torch.rand(logits.shape[:1], generator=generator, device=logits.device, dtype=logits.dtype)
-    if isinstance(dist, Bernoulli):  # the same rule as actions_from_uniform, written into u's memory
-        return u.ge_(logits.detach().neg().sigmoid_())
-    return actions_from_uniform(dist, u)
+    return _actions_into(dist, u)
+
+
+def _actions_into(dist: Distribution, u: Tensor) -> Tensor:
+    """The rule of `actions_from_uniform`; for two actions it writes the actions into `u` itself
+    (in place: at a batch of a million, every allocation costs a pass over fresh memory)."""
+    if isinstance(dist, Bernoulli):
+        return u.ge_(dist.logits.detach().neg().sigmoid_())  # (N,) 1.0 where u >= p(A)
+    inner_edges = dist.probs.cumsum(dim=-1)[..., :-1]  # (N, K - 1) where one action's slice ends
+    return (inner_edges <= u.unsqueeze(-1)).sum(dim=-1)  # (N,) long, in 0..K-1
 
 
 def trained_bias(policy: nn.Module) -> nn.Parameter | None:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import pg
-from conftest import assert_refused, read_scalars, run_main, run_script
+from conftest import read_scalars, run_main, run_script
 from pg import checkpoint
 
 

@@ -31,7 +31,7 @@ def test_a_signal_mid_run_saves_a_checkpoint_flushes_events_and_says_how_to_resu
     stopped = next(line for line in out.splitlines() if line.startswith("stopped by"))
     assert stopped.startswith(f"stopped by {sig.name} after ")
     done = int(stopped.split()[4])
-    assert f"resume with: python scripts/train_reinforce.py --resume logs/reinforce/long --steps 1000000" in out
+    assert "resume with: python scripts/train_reinforce.py --resume logs/reinforce/long --steps 1000000" in out
     run_dir = tmp_path / "logs" / "reinforce" / "long"
     assert checkpoint.load(run_dir, "reinforce").step == done  # saved at the step it stopped after
     logged = [s for s, _ in read_scalars(run_dir)["policy/bias"]]
