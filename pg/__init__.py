@@ -1,30 +1,34 @@
 """pg: why policy gradients exist, in runnable and tested PyTorch.
 
 One tiny policy, p(B) = sigmoid(weight * hunger + bias), trained two ways on the same module:
-with known labels (`train_supervised`: MSE + autograd) and without them (`train_reinforce`:
-sample an action, guess it was right, weight the guess by its reward). Bigger networks subclass
-`Policy` and override `logits`; `train_episodic` runs the same loss on Gymnasium episodes.
+with known labels (`supervised_step`, repeated by `train_supervised`: MSE + autograd) and without
+them (`reinforce_step`, repeated by `train_reinforce`: sample an action, guess it was right,
+weight the guess by its reward). Bigger networks subclass `Policy` and override `logits`;
+`train_episodic` runs the same loss on Gymnasium episodes (`collect_episodes`, `episodic_loss`).
+The run machinery (folders, events, checkpoints, signals, torchrun) lives in `pg.run`.
 """
 
-from pg.config import UsageError
 from pg.data import DataError, article_data, load_csv
 from pg.env import HungerBandit
+from pg.episodes import Episodes, collect_episodes
 from pg.episodic import EpisodicConfig, EpisodicResult, train_episodic
-from pg.losses import MeanBaseline, reinforce_loss
-from pg.mlp import MLPPolicy, mlp
-from pg.policy import HungerPolicy, Policy, actions_from_uniform, sample_actions
-from pg.reinforce import ReinforceConfig, ReinforceResult, train_reinforce
-from pg.returns import normalize_returns, reward_to_go
-from pg.supervised import SupervisedConfig, SupervisedResult, train_supervised
+from pg.losses import MeanBaseline, episodic_loss, normalize_returns, reinforce_loss, reward_to_go
+from pg.policy import HungerPolicy, MLPPolicy, Policy, actions_from_uniform, mlp, sample_actions
+from pg.reinforce import ReinforceConfig, ReinforceResult, reinforce_step, train_reinforce
+from pg.run.config import UsageError
+from pg.run.stopping import NonFiniteError
+from pg.supervised import SupervisedConfig, SupervisedResult, supervised_step, train_supervised
 
 __all__ = [
     "DataError",
     "EpisodicConfig",
     "EpisodicResult",
-    "MLPPolicy",
+    "Episodes",
     "HungerBandit",
     "HungerPolicy",
+    "MLPPolicy",
     "MeanBaseline",
+    "NonFiniteError",
     "Policy",
     "ReinforceConfig",
     "ReinforceResult",
@@ -33,12 +37,16 @@ __all__ = [
     "UsageError",
     "actions_from_uniform",
     "article_data",
+    "collect_episodes",
+    "episodic_loss",
     "load_csv",
     "mlp",
     "normalize_returns",
     "reinforce_loss",
+    "reinforce_step",
     "reward_to_go",
     "sample_actions",
+    "supervised_step",
     "train_episodic",
     "train_reinforce",
     "train_supervised",

@@ -63,12 +63,22 @@ class Table:
     notes: list[str] = field(default_factory=list)
 
     def markdown(self) -> str:
-        lines = [f"### {self.title}", "", "| " + " | ".join(self.columns) + " |", "|" + "---|" * len(self.columns)]
+        lines = [
+            f"### {self.title}",
+            "",
+            "| " + " | ".join(self.columns) + " |",
+            "|" + "---|" * len(self.columns),
+        ]
         lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in self.rows]
         return "\n".join(lines + [""] + [f"- {note}" for note in self.notes])
 
     def as_dict(self) -> dict:
-        return {"title": self.title, "columns": self.columns, "rows": self.rows, "notes": self.notes}
+        return {
+            "title": self.title,
+            "columns": self.columns,
+            "rows": self.rows,
+            "notes": self.notes,
+        }
 
 
 def _cell(value) -> str:
@@ -103,7 +113,9 @@ def machine() -> dict:
     return info
 
 
-def run_sections(names: Sequence[str], quick: bool, echo: Callable[[str], None] = print) -> list[Table]:
+def run_sections(
+    names: Sequence[str], quick: bool, echo: Callable[[str], None] = print
+) -> list[Table]:
     """Run the named sections in order, echoing each table as it completes."""
     tables = []
     for name in names:
@@ -149,7 +161,10 @@ def _lean_article_loop(n: int, generator: torch.Generator) -> float:
 
 
 def throughput(quick: bool) -> Table:
-    table = Table("REINFORCE throughput on the hunger task", ["how", "device", "batch", "episodes / s", "vs the one-sample loop"])
+    table = Table(
+        "REINFORCE throughput on the hunger task",
+        ["how", "device", "batch", "episodes / s", "vs the one-sample loop"],
+    )
     gen = torch.Generator().manual_seed(0)
     n = 3000 if quick else 20000
     _lean_article_loop(200, gen)
@@ -157,10 +172,17 @@ def throughput(quick: bool) -> Table:
     table.rows.append(["article's loop: 1 sample, 1 update (plain PyTorch)", "cpu", 1, lean, 1.0])
 
     def episodes_per_second(batch: int, device: str) -> float:
-        """From the trainer's own loop time (`seconds`), best of BEST_OF, about 0.5 s of training each."""
+        """From the trainer's own loop time (`seconds`), best of BEST_OF, ~0.5 s each."""
         steps = max(50, min(5000, 20_000_000 // batch)) // (4 if quick else 1)
-        pg.train_reinforce(pg.HungerPolicy(device=device), batch_size=batch, steps=5, logdir=None)  # warm up
-        runs = [pg.train_reinforce(pg.HungerPolicy(device=device), batch_size=batch, steps=steps, lr=1.0, logdir=None) for _ in range(BEST_OF)]
+        pg.train_reinforce(
+            pg.HungerPolicy(device=device), batch_size=batch, steps=5, logdir=None
+        )  # warm up
+        runs = [
+            pg.train_reinforce(
+                pg.HungerPolicy(device=device), batch_size=batch, steps=steps, lr=1.0, logdir=None
+            )
+            for _ in range(BEST_OF)
+        ]
         return batch * steps / min(r.seconds for r in runs)
 
     per_sample = episodes_per_second(1, "cpu")
@@ -171,8 +193,14 @@ def throughput(quick: bool) -> Table:
         for batch in batches + ([4194304] if device == "cuda" and not quick else []):
             rate = episodes_per_second(batch, device)
             table.rows.append(["train_reinforce, batched", device, batch, rate, rate / lean])
-    table.notes.append(f"Best of {BEST_OF} runs for every row, the loop as much as the trainer: on a shared machine noise only adds time.")
-    table.notes.append(f"peak resident memory of a whole process training at batch 1,048,576 on the CPU: {_peak_rss_mib(1_048_576):.0f} MiB")
+    table.notes.append(
+        f"Best of {BEST_OF} runs for every row, the loop as much as the trainer: on a "
+        "shared machine noise only adds time."
+    )
+    table.notes.append(
+        "peak resident memory of a whole process training at batch 1,048,576 on the CPU: "
+        f"{_peak_rss_mib(1_048_576):.0f} MiB"
+    )
     return table
 
 
@@ -187,64 +215,150 @@ def _peak_rss_mib(batch: int) -> float:
 
 
 def solution(quick: bool) -> Table:
-    table = Table("Time to solution (defaults)", ["what", "seconds", "vs the minimal PyTorch program"])
+    table = Table(
+        "Time to solution (defaults)", ["what", "seconds", "vs the minimal PyTorch program"]
+    )
     repeats = 3 if quick else 5
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         (cwd / "minimal.py").write_text(MINIMAL_PROGRAM)
         programs = {
-            "minimal PyTorch training program (import torch, one torch.optim step), whole process": ["minimal.py"],
-            **{f"scripts/train_{name}.py with defaults, whole process (logging, figure)":
-               [str(ROOT / "scripts" / f"train_{name}.py"), "--quiet"] for name in ("supervised", "reinforce")},
+            "minimal PyTorch training program (import torch, one torch.optim step), "
+            "whole process": ["minimal.py"],
+            **{
+                f"scripts/train_{name}.py with defaults, whole process (logging, figure)": [
+                    str(ROOT / "scripts" / f"train_{name}.py"),
+                    "--quiet",
+                ]
+                for name in ("supervised", "reinforce")
+            },
         }
         times: dict[str, list[float]] = {what: [] for what in programs}
         for _ in range(repeats):  # interleaved, so that drift in the machine's speed hits all alike
             for what, args in programs.items():
-                times[what] += _times(lambda: subprocess.run([sys.executable, *args], cwd=cwd, check=True, capture_output=True), 1)
+                times[what] += _times(
+                    lambda: subprocess.run(
+                        [sys.executable, *args], cwd=cwd, check=True, capture_output=True
+                    ),
+                    1,
+                )
         minimal = statistics.median(next(iter(times.values())))
         for what, measured in times.items():
-            table.rows.append([what, statistics.median(measured), statistics.median(measured) / minimal])
+            table.rows.append(
+                [what, statistics.median(measured), statistics.median(measured) / minimal]
+            )
 
     hunger, target = pg.article_data()
     env = pg.HungerBandit()
     for name, tolerance, train in [
-        ("supervised", 0.1, lambda steps: pg.train_supervised(pg.HungerPolicy(), hunger, target, steps=steps, log_every=1, logdir=None)),
-        ("reinforce", 0.25, lambda steps: pg.train_reinforce(pg.HungerPolicy(), env, steps=steps, log_every=1, logdir=None)),
+        (
+            "supervised",
+            0.1,
+            lambda steps: pg.train_supervised(
+                pg.HungerPolicy(), hunger, target, steps=steps, log_every=1, logdir=None
+            ),
+        ),
+        (
+            "reinforce",
+            0.25,
+            lambda steps: pg.train_reinforce(
+                pg.HungerPolicy(), env, steps=steps, log_every=1, logdir=None
+            ),
+        ),
     ]:
         history = train(400).history["policy/bias"]  # the bias before step k: after k updates
         steps = next(k for k, bias in enumerate(history) if abs(bias + 10) < tolerance)
         seconds = _median_time(lambda: train(steps), repeats)
-        table.rows.append([f"train_{name} until the bias is within {tolerance} of -10 ({steps} steps), training part", seconds, ""])
-    table.notes.append("The minimal program takes this long because building any torch.optim optimizer imports torch._dynamo.")
+        table.rows.append(
+            [
+                f"train_{name} until the bias is within {tolerance} of -10 ({steps} "
+                "steps), training part",
+                seconds,
+                "",
+            ]
+        )
+    table.notes.append(
+        "The minimal program takes this long because building any torch.optim optimizer "
+        "imports torch._dynamo."
+    )
     return table
 
 
 def logging_overhead(quick: bool) -> Table:
     table = Table(
-        "Logging overhead: TensorBoard at the default cadence (every 10 steps), then checkpoints too (default: every 1,000)",
-        ["trainer", "us / step, nothing", "us / step, TensorBoard", "slower by", "us / step, + checkpoints", "slower by"],
+        "Logging overhead: TensorBoard at the default cadence (every 10 steps), then "
+        "checkpoints too (default: every 1,000)",
+        [
+            "trainer",
+            "us / step, nothing",
+            "us / step, TensorBoard",
+            "slower by",
+            "us / step, + checkpoints",
+            "slower by",
+        ],
     )
     hunger, target = pg.article_data()
     env = pg.HungerBandit()
     repeats = 3 if quick else 7
     with tempfile.TemporaryDirectory() as tmp:
         for name, run, steps in [
-            ("train_reinforce (batch 8192)", lambda d, s, c: pg.train_reinforce(pg.HungerPolicy(), env, steps=s, logdir=d, save_every=c), 1000 if quick else 3000),
-            ("train_supervised (4 points)", lambda d, s, c: pg.train_supervised(pg.HungerPolicy(), hunger, target, steps=s, logdir=d, save_every=c), 2000 if quick else 10000),
+            (
+                "train_reinforce (batch 8192)",
+                lambda d, s, c: pg.train_reinforce(
+                    pg.HungerPolicy(), env, steps=s, logdir=d, save_every=c
+                ),
+                1000 if quick else 3000,
+            ),
+            (
+                "train_supervised (4 points)",
+                lambda d, s, c: pg.train_supervised(
+                    pg.HungerPolicy(), hunger, target, steps=s, logdir=d, save_every=c
+                ),
+                2000 if quick else 10000,
+            ),
         ]:
             run(None, 20, 0)  # warm up
-            rows = [(run(None, steps, 0).seconds, run(tmp, steps, 0).seconds, run(tmp, steps, 1000).seconds) for _ in range(repeats)]
-            off, logged, saved = (statistics.median(column) / steps for column in zip(*rows))  # interleaved: drift hits all
-            table.rows.append([name, off * 1e6, logged * 1e6, f"{logged / off - 1:+.1%}", saved * 1e6, f"{saved / off - 1:+.1%}"])
-    table.notes.append("Time of the training loop alone (the results' `seconds`), median of repeats. TensorBoard: every scalar, "
-                       "the histograms of >= 1-dim parameters and the hparams, as the scripts write them.")
+            rows = [
+                (
+                    run(None, steps, 0).seconds,
+                    run(tmp, steps, 0).seconds,
+                    run(tmp, steps, 1000).seconds,
+                )
+                for _ in range(repeats)
+            ]
+            off, logged, saved = (
+                statistics.median(column) / steps for column in zip(*rows)
+            )  # interleaved: drift hits all
+            table.rows.append(
+                [
+                    name,
+                    off * 1e6,
+                    logged * 1e6,
+                    f"{logged / off - 1:+.1%}",
+                    saved * 1e6,
+                    f"{saved / off - 1:+.1%}",
+                ]
+            )
+    table.notes.append(
+        "Time of the training loop alone (the results' `seconds`), median of repeats. "
+        "TensorBoard: every scalar, "
+        "the histograms of >= 1-dim parameters and the hparams, as the scripts write them."
+    )
     return table
 
 
 def estimator_variance(quick: bool) -> Table:
     table = Table(
         "REINFORCE gradient estimates of dJ/db (one sample each)",
-        ["rewards", "bias", "exact dJ/db", "mean of guesses", "std, no baseline", "std, baseline = J", "variance ratio"],
+        [
+            "rewards",
+            "bias",
+            "exact dJ/db",
+            "mean of guesses",
+            "std, no baseline",
+            "std, baseline = J",
+            "variance ratio",
+        ],
     )
     n = 50_000 if quick else 400_000
     for good, bad in ((1.0, -1.0), (1.0, 0.0)):
@@ -253,33 +367,84 @@ def estimator_variance(quick: bool) -> Table:
             policy = pg.HungerPolicy(bias=bias, dtype=torch.float64)
             j = env.expected_reward(policy).item()
             plain = single_sample_gradients(policy, env, n, torch.Generator().manual_seed(1))
-            based = single_sample_gradients(policy, env, n, torch.Generator().manual_seed(1), baseline=j)
+            based = single_sample_gradients(
+                policy, env, n, torch.Generator().manual_seed(1), baseline=j
+            )
             exact = env.expected_reward_grad_bias(policy).item()
-            table.rows.append([f"+{good:g} / {bad:g}", bias, f"{exact:.5f}", f"{plain.mean().item():.5f} ± {plain.std().item() / n**0.5:.5f}",
-                               plain.std().item(), based.std().item(), (based.var() / plain.var()).item()])
-    table.notes.append(f"{n:,} single-sample guesses per row; the baseline is the exact mean reward J, the value the running mean tracks.")
+            table.rows.append(
+                [
+                    f"+{good:g} / {bad:g}",
+                    bias,
+                    f"{exact:.5f}",
+                    f"{plain.mean().item():.5f} ± {plain.std().item() / n**0.5:.5f}",
+                    plain.std().item(),
+                    based.std().item(),
+                    (based.var() / plain.var()).item(),
+                ]
+            )
+    table.notes.append(
+        f"{n:,} single-sample guesses per row; the baseline is the exact mean reward J, "
+        "the value the running mean tracks."
+    )
     return table
 
 
 def cartpole(quick: bool) -> Table:
-    table = Table("CartPole-v1 to solved (mean return of the last 100 episodes >= 475)",
-                  ["how", "seed", "solved", "episodes", "env steps", "training s", "whole process s"])
+    table = Table(
+        "CartPole-v1 to solved (mean return of the last 100 episodes >= 475)",
+        ["how", "seed", "solved", "episodes", "env steps", "training s", "whole process s"],
+    )
     seeds = (1,) if quick else (1, 2, 3)
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             start = time.perf_counter()
-            done = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_cartpole.py"), "--seed", str(seed), "--quiet"],
-                                  cwd=tmp, check=True, capture_output=True, text=True)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    str(ROOT / "scripts" / "train_cartpole.py"),
+                    "--seed",
+                    str(seed),
+                    "--quiet",
+                ],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             whole = time.perf_counter() - start
-            effort = re.search(r"after (\d+) episodes, (\d+) environment steps, ([\d.]+) s", done.stdout)
-            table.rows.append(["scripts/train_cartpole.py (16 episodes per update, vectorised)", seed, "solved" in done.stdout.split(":")[0],
-                               int(effort[1]), int(effort[2]), float(effort[3]), whole])
+            effort = re.search(
+                r"after (\d+) episodes, (\d+) environment steps, ([\d.]+) s", done.stdout
+            )
+            table.rows.append(
+                [
+                    "scripts/train_cartpole.py (16 episodes per update, vectorised)",
+                    seed,
+                    "solved" in done.stdout.split(":")[0],
+                    int(effort[1]),
+                    int(effort[2]),
+                    float(effort[3]),
+                    whole,
+                ]
+            )
     cap = 30.0 if quick else 120.0
     for seed in seeds:
         solved, episodes, steps, seconds = _single_env_reinforce(seed, cap)
-        table.rows.append(["per-step loop, 1 environment, 1 episode per update", seed, solved, episodes, steps, seconds, ""])
-    table.notes.append(f"The per-step loop is the same algorithm (MLP 64x64, Adam lr 0.01, gamma 0.99, normalised reward-to-go) "
-                       f"with a policy call per environment step; it stops unsolved after {cap:.0f} s.")
+        table.rows.append(
+            [
+                "per-step loop, 1 environment, 1 episode per update",
+                seed,
+                solved,
+                episodes,
+                steps,
+                seconds,
+                "",
+            ]
+        )
+    table.notes.append(
+        "The per-step loop is the same algorithm (MLP 64x64, Adam lr 0.01, gamma 0.99, "
+        "normalised reward-to-go) "
+        f"with a policy call per environment step; it stops unsolved after {cap:.0f} s."
+    )
     return table
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from pg.config import UsageError
+from pg.run.config import UsageError
 
 __all__ = ["ARTICLE_HUNGER", "ARTICLE_P_B", "DataError", "article_data", "load_csv"]
 
@@ -42,7 +42,10 @@ def load_csv(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Tens
     """Read (hunger, p_b) tensors of shape (N,) from a CSV file with a `hunger,p_b` header."""
     path = Path(path)
     if path.is_file() and path.stat().st_size > MAX_BYTES:
-        raise DataError(f"{path}: {path.stat().st_size:,} bytes is more than the {MAX_BYTES // 2**20} MiB this loader reads")
+        raise DataError(
+            f"{path}: {path.stat().st_size:,} bytes is more than the {MAX_BYTES // 2**20} "
+            "MiB this loader reads"
+        )
     try:
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))

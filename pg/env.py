@@ -27,8 +27,8 @@ import torch
 from torch import Tensor
 
 from pg import exact
-from pg.config import UsageError, require
 from pg.policy import HungerPolicy, Policy
+from pg.run.config import UsageError, require
 
 __all__ = ["HungerBandit", "MAX_REWARD"]
 
@@ -50,13 +50,16 @@ class HungerBandit:
         for name in ("threshold", "reward_good", "reward_bad", "p_large_a", "p_large_b"):
             value = getattr(self, name)
             require(
-                isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value),
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value),
                 f"{name} must be a finite number, got {value!r}",
             )
         require(0.0 <= self.threshold <= 1.0, f"threshold must be in [0, 1], got {self.threshold}")
         require(
             self.reward_good > self.reward_bad,
-            f"reward_good must be greater than reward_bad, got {self.reward_good} <= {self.reward_bad}",
+            f"reward_good must be greater than reward_bad, got {self.reward_good} <= "
+            f"{self.reward_bad}",
         )
         for name in ("reward_good", "reward_bad"):
             value = getattr(self, name)
@@ -67,17 +70,36 @@ class HungerBandit:
 
     @property
     def large_portion_probs(self) -> tuple[float, float]:
-        """P(large portion served) at Place A and at Place B: (0, 1) unless portions are stochastic."""
+        """P(large portion served) at Place A and at Place B: (0, 1) unless portions vary."""
         return (self.p_large_a, self.p_large_b) if self.stochastic_portions else (0.0, 1.0)
 
-    def sample_hunger(self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32) -> Tensor:
+    @property
+    def task(self) -> dict[str, float]:
+        """The numbers `pg.exact` needs: threshold, rewards, P(large portion) at A and at B."""
+        q_a, q_b = self.large_portion_probs
+        return {
+            "threshold": self.threshold,
+            "reward_good": self.reward_good,
+            "reward_bad": self.reward_bad,
+            "q_a": q_a,
+            "q_b": q_b,
+        }
+
+    def sample_hunger(
+        self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32
+    ) -> Tensor:
         """(n,) hunger values, Uniform[0, 1), on the generator's device."""
         if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1):
             raise UsageError(f"n must be an integer >= 1, got {n!r}")
         return torch.rand(n, generator=generator, device=generator.device, dtype=dtype)
 
     def reward(
-        self, hunger: Tensor, action: Tensor, generator: torch.Generator | None = None, *, check_values: bool = True
+        self,
+        hunger: Tensor,
+        action: Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        check_values: bool = True,
     ) -> Tensor:
         """(N,) rewards for (N,) hunger values and (N,) actions (0 = Place A, 1 = Place B).
 
@@ -86,24 +108,42 @@ class HungerBandit:
         (the trainers skip it for what they generated); shapes and devices are always checked.
         """
         # plain ifs, not require(): this runs every training step, and an f-string is built eagerly
-        if not (isinstance(hunger, Tensor) and isinstance(action, Tensor) and hunger.is_floating_point()):
+        if not (
+            isinstance(hunger, Tensor) and isinstance(action, Tensor) and hunger.is_floating_point()
+        ):
             raise UsageError("hunger must be a floating-point tensor and action a tensor")
         if not (hunger.shape == action.shape and hunger.ndim == 1 and len(hunger) > 0):
             raise UsageError(
-                f"hunger and action must both have shape (N,) with N >= 1, got {tuple(hunger.shape)} and {tuple(action.shape)}"
+                "hunger and action must both have shape (N,) with N >= 1, got "
+                f"{tuple(hunger.shape)} and {tuple(action.shape)}"
             )
         if hunger.device != action.device:
             raise UsageError(f"hunger is on {hunger.device} but action on {action.device}")
         if check_values:
-            require(bool(torch.isfinite(hunger).all()), "hunger must be finite, got NaN or infinite values")
-            require(bool(((action == 0) | (action == 1)).all()), "action must be 0 (Place A) or 1 (Place B)")
+            require(
+                bool(torch.isfinite(hunger).all()),
+                "hunger must be finite, got NaN or infinite values",
+            )
+            require(
+                bool(((action == 0) | (action == 1)).all()),
+                "action must be 0 (Place A) or 1 (Place B)",
+            )
         hungry = hunger > self.threshold  # (N,) bool: large portions suit
         went_b = action.bool()  # (N,) True for Place B (1); a cast, cheaper than comparing
         if self.stochastic_portions:
-            require(generator is not None, "stochastic portions need a torch.Generator to draw from")
+            require(
+                generator is not None, "stochastic portions need a torch.Generator to draw from"
+            )
             q_a, q_b = _pair(self.p_large_a, self.p_large_b, hunger.dtype, hunger.device)
-            p_large = torch.lerp(q_a, q_b, went_b.to(hunger.dtype))  # (N,) P(large portion) of each place
-            large = torch.rand(hunger.shape, generator=generator, device=hunger.device, dtype=hunger.dtype) < p_large
+            p_large = torch.lerp(
+                q_a, q_b, went_b.to(hunger.dtype)
+            )  # (N,) P(large portion) of each place
+            large = (
+                torch.rand(
+                    hunger.shape, generator=generator, device=hunger.device, dtype=hunger.dtype
+                )
+                < p_large
+            )
         else:
             large = went_b
         suits = (large == hungry).to(hunger.dtype)  # (N,) 1.0 where the portion suits the hunger
@@ -122,25 +162,33 @@ class HungerBandit:
         return (hungry == (q_b > q_a)).to(hunger.dtype)
 
     def expected_reward(self, policy: Policy) -> Tensor:
-        """Exact J, the reward averaged over hunger ~ U[0, 1], actions and portions (0-dim, float64).
+        """Exact J: the reward averaged over hunger ~ U[0, 1], actions, portions (0-dim, float64).
+
 
         Closed form for `HungerPolicy` itself (affine logits); Gauss-Legendre quadrature over hunger
         for any other policy, differentiable with respect to its parameters.
         """
         if _is_affine(policy):
-            j, _ = exact.expected_reward_affine(self, policy.weight.item(), policy.bias.item())
+            j, _ = exact.expected_reward_affine(
+                policy.weight.item(), policy.bias.item(), **self.task
+            )
             return torch.tensor(j, dtype=torch.float64)
-        return exact.expected_reward_quadrature(self, policy)
+        return exact.expected_reward_quadrature(policy, next(policy.parameters()), **self.task)
 
     def expected_reward_grad_bias(self, policy: Policy) -> Tensor:
         """Exact dJ/d(bias) at the policy's parameters (0-dim, float64)."""
         if _is_affine(policy):
-            _, slope = exact.expected_reward_affine(self, policy.weight.item(), policy.bias.item())
+            _, slope = exact.expected_reward_affine(
+                policy.weight.item(), policy.bias.item(), **self.task
+            )
             return torch.tensor(slope, dtype=torch.float64)
         bias = getattr(policy, "bias", None)
-        require(isinstance(bias, torch.nn.Parameter) and bias.ndim == 0, "the policy has no scalar `bias` parameter")
+        require(
+            isinstance(bias, torch.nn.Parameter) and bias.ndim == 0,
+            "the policy has no scalar `bias` parameter",
+        )
         with torch.enable_grad():
-            j = exact.expected_reward_quadrature(self, policy)
+            j = exact.expected_reward_quadrature(policy, next(policy.parameters()), **self.task)
             (grad,) = torch.autograd.grad(j, bias, allow_unused=True)
         if grad is None:  # logits that ignore the bias: J does not depend on it
             return torch.zeros((), dtype=torch.float64)
@@ -148,21 +196,27 @@ class HungerBandit:
 
     def optimal_bias(self, weight: float = 20.0) -> float:
         """The bias that maximises J for `HungerPolicy(weight)`: -10 for the defaults."""
-        return exact.optimal_bias(self, weight)
+        return exact.optimal_bias(weight, **self.task)
 
     def optimal_reward(self, policy: Policy) -> float:
         """The best J this policy can reach by training: over the bias alone when only the bias is
         trained, otherwise over all policies (the threshold policy)."""
         if _is_affine(policy) and not policy.weight.requires_grad:
             weight = policy.weight.item()
-            return float(exact.expected_reward_affine(self, weight, self.optimal_bias(weight))[0])
-        return exact.best_expected_reward(self)
+            return float(
+                exact.expected_reward_affine(weight, self.optimal_bias(weight), **self.task)[0]
+            )
+        return exact.best_expected_reward(**self.task)
 
 
 @functools.lru_cache(maxsize=32)
-def _pair(low: float, high: float, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+def _pair(
+    low: float, high: float, dtype: torch.dtype, device: torch.device
+) -> tuple[Tensor, Tensor]:
     """Two 0-dim tensors, made once per dtype and device rather than at every step."""
-    return torch.tensor(low, dtype=dtype, device=device), torch.tensor(high, dtype=dtype, device=device)
+    return torch.tensor(low, dtype=dtype, device=device), torch.tensor(
+        high, dtype=dtype, device=device
+    )
 
 
 def _is_affine(policy: Policy) -> bool:

@@ -20,22 +20,20 @@ For deterministic portions this is the formula of example.md. Policies whose log
 affine in hunger get J by Gauss-Legendre quadrature instead, on [0, t] and [t, 1] separately so
 that the reward's jump at the threshold falls on a panel edge.
 
-These are written out by hand on purpose: autograd must agree with them, not with itself.
+These are written out by hand on purpose: autograd must agree with them, not with itself. The
+task enters as plain numbers (`threshold`, `reward_good`, `reward_bad`, `q_a`, `q_b`; a
+`HungerBandit` gives its own as `env.task`), so this module depends on nothing else in pg.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from torch import Tensor
-
-if TYPE_CHECKING:
-    from pg.env import HungerBandit
-    from pg.policy import Policy
 
 __all__ = [
     "mse",
@@ -68,19 +66,27 @@ def mse_grad_bias(hunger, target, weight, bias) -> Tensor:
     return 2.0 * ((p - _f64(target)) * p * (1.0 - p)).mean(-1)
 
 
-def expected_reward_affine(env: HungerBandit, weight, bias) -> tuple[np.ndarray, np.ndarray]:
+def expected_reward_affine(
+    weight,
+    bias,
+    *,
+    threshold: float,
+    reward_good: float,
+    reward_bad: float,
+    q_a: float = 0.0,
+    q_b: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """(J, dJ/db) in closed form for p(B) = sigmoid(w * hunger + b), as float64 numpy values.
 
     `bias` may be a number or an array (a grid of biases). numpy, not torch: this runs at every
     logging point of a REINFORCE run, where two dozen tiny torch ops would cost ~100 us.
     """
-    w, b, t = float(weight), np.asarray(bias, dtype=np.float64), env.threshold
-    q_a, q_b = env.large_portion_probs
-    spread = env.reward_good - env.reward_bad
+    w, b, t = float(weight), np.asarray(bias, dtype=np.float64), threshold
+    spread = reward_good - reward_bad
     above, below = _integral_p_b(w, b, t, 1.0), _integral_p_b(w, b, 0.0, t)
     p_suits = t * (1 - q_a) + (1 - t) * q_a + (q_b - q_a) * (above - below)
     d_above, d_below = _integral_p_b_grad(w, b, t, 1.0), _integral_p_b_grad(w, b, 0.0, t)
-    return env.reward_bad + spread * p_suits, spread * (q_b - q_a) * (d_above - d_below)
+    return reward_bad + spread * p_suits, spread * (q_b - q_a) * (d_above - d_below)
 
 
 def _integral_p_b(w: float, b: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -109,7 +115,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _sigmoid_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """sigmoid(x) - sigmoid(y) without cancellation: in the upper tail, as sigmoid(-y) - sigmoid(-x).
+    """sigmoid(x) - sigmoid(y) without cancellation: in the upper tail, sigmoid(-y) - sigmoid(-x).
 
     Where both sigmoids round to 1.0 the plain difference is exactly 0 and the sign of the slope
     is lost, which would send the bisection in `optimal_bias` the wrong way.
@@ -118,24 +124,34 @@ def _sigmoid_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(upper, _sigmoid(-y) - _sigmoid(-x), _sigmoid(x) - _sigmoid(y))
 
 
-def expected_reward_quadrature(env: HungerBandit, policy: Policy) -> Tensor:
+def expected_reward_quadrature(
+    p_b: Callable[[Tensor], Tensor],
+    like: Tensor,
+    *,
+    threshold: float,
+    reward_good: float,
+    reward_bad: float,
+    q_a: float = 0.0,
+    q_b: float = 1.0,
+) -> Tensor:
     """J for any policy on the hunger task, by quadrature over hunger (0-dim, float64).
 
-    Differentiable with respect to the policy's parameters: autograd through it gives dJ/dθ.
+    `p_b` maps (M,) hunger values, made with the dtype and device of `like`, to (M,) p(B): a
+    policy's `forward`. Differentiable with respect to its parameters: autograd gives dJ/dθ.
     """
-    nodes, weights, hungry = (torch.from_numpy(a) for a in _quadrature(env.threshold))
-    like = next(policy.parameters())
-    p_b = policy(nodes.to(like)).to(torch.float64)  # (M,)
-    q_a, q_b = env.large_portion_probs
-    p_large = (1 - p_b) * q_a + p_b * q_b
+    nodes, weights, hungry = (torch.from_numpy(a) for a in _quadrature(threshold))
+    p = p_b(nodes.to(like)).to(torch.float64)  # (M,)
+    p_large = (1 - p) * q_a + p * q_b
     p_suits = torch.where(hungry.to(like.device), p_large, 1 - p_large)
     total = (weights.to(like.device) * p_suits).sum()
-    return env.reward_bad + (env.reward_good - env.reward_bad) * total
+    return reward_bad + (reward_good - reward_bad) * total
 
 
 @functools.lru_cache(maxsize=8)
-def _quadrature(threshold: float, panels: int = 64, order: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Composite Gauss-Legendre nodes and weights on [0, t] and [t, 1], and whether each is hungry."""
+def _quadrature(
+    threshold: float, panels: int = 64, order: int = 8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Composite Gauss-Legendre nodes and weights on [0, t] and [t, 1], and which are hungry."""
     x, w = np.polynomial.legendre.leggauss(order)
     nodes, weights, hungry = [], [], []
     for lo, hi in ((0.0, threshold), (threshold, 1.0)):
@@ -148,15 +164,16 @@ def _quadrature(threshold: float, panels: int = 64, order: int = 8) -> tuple[np.
     return np.concatenate(nodes), np.concatenate(weights), np.concatenate(hungry)
 
 
-def optimal_bias(env: HungerBandit, weight: float) -> float:
+def optimal_bias(weight: float, **task: float) -> float:
     """The bias maximising J for p(B) = sigmoid(weight * hunger + b), by bisection on dJ/db.
 
     -10 for weight 20 and threshold 0.5. When J keeps rising towards one end (threshold 0 or 1,
     say), the best bias is unbounded and this returns -inf or +inf (-inf when both ends tie, as
     for a negative weight); when J does not depend on the bias at all, 0.
     """
+
     def slope(b: float) -> float:
-        return expected_reward_affine(env, weight, b)[1].item()
+        return expected_reward_affine(weight, b, **task)[1].item()
 
     lo, hi = -abs(weight) - 40.0, abs(weight) + 40.0  # every sigmoid is saturated beyond these
     if slope(lo) > 0 > slope(hi):  # J rises, then falls: one interior maximum
@@ -166,12 +183,13 @@ def optimal_bias(env: HungerBandit, weight: float) -> float:
         return (lo + hi) / 2
     if slope(lo) == slope(hi) == slope(0.0) == 0.0:
         return 0.0
-    j_lo, j_hi = (expected_reward_affine(env, weight, b)[0].item() for b in (lo, hi))
+    j_lo, j_hi = (expected_reward_affine(weight, b, **task)[0].item() for b in (lo, hi))
     return math.inf if j_hi > j_lo else -math.inf
 
 
-def best_expected_reward(env: HungerBandit) -> float:
+def best_expected_reward(
+    *, threshold: float, reward_good: float, reward_bad: float, q_a: float = 0.0, q_b: float = 1.0
+) -> float:
     """The best J of any policy: the threshold policy, picking the place likelier to suit."""
-    q_a, q_b = env.large_portion_probs
-    p_suits = env.threshold * max(1 - q_a, 1 - q_b) + (1 - env.threshold) * max(q_a, q_b)
-    return env.reward_bad + (env.reward_good - env.reward_bad) * p_suits
+    p_suits = threshold * max(1 - q_a, 1 - q_b) + (1 - threshold) * max(q_a, q_b)
+    return reward_bad + (reward_good - reward_bad) * p_suits

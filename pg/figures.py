@@ -41,7 +41,9 @@ def loss_curve_png(
     top.plot(biases, loss, color="tab:blue", label=loss_name)
     bottom.plot(biases, slope, color="tab:orange", label=f"d{loss_name}/d bias")
     bottom.axhline(0.0, color="0.6", linewidth=0.8)
-    magnified.semilogy(biases, [abs(s) for s in slope], color="tab:orange", label=f"|d{loss_name}/d bias|")
+    magnified.semilogy(
+        biases, [abs(s) for s in slope], color="tab:orange", label=f"|d{loss_name}/d bias|"
+    )
 
     _mark_path(top, path, biases, loss)
     if path:
@@ -81,7 +83,9 @@ def reward_curve_png(
     fig.subplots_adjust(**MARGINS)
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(biases, reward, color="tab:blue", label="expected reward J (exact)")
-    top.axhline(optimal, color="0.5", linestyle="--", linewidth=0.9, label=f"best reachable {optimal:.4f}")
+    top.axhline(
+        optimal, color="0.5", linestyle="--", linewidth=0.9, label=f"best reachable {optimal:.4f}"
+    )
     _mark_path(top, path, biases, reward)
     top.set_ylabel("J")
     top.set_title("REINFORCE guesses the derivative; the guesses average to the exact one")
@@ -90,10 +94,26 @@ def reward_curve_png(
     bottom.axhline(0.0, color="0.6", linewidth=0.8)
     if guesses:
         at, mean, std, sem = (list(column) for column in zip(*guesses))
-        bottom.errorbar(at, mean, yerr=std, fmt="none", ecolor="tab:purple", alpha=0.25, elinewidth=6,
-                        label="one single-sample guess: mean ± 1 std")
-        bottom.errorbar(at, mean, yerr=sem, fmt="o", color="tab:purple", markersize=4, capsize=3,
-                        label=f"mean of {samples} guesses ± 1 s.e.")
+        bottom.errorbar(
+            at,
+            mean,
+            yerr=std,
+            fmt="none",
+            ecolor="tab:purple",
+            alpha=0.25,
+            elinewidth=6,
+            label="one single-sample guess: mean ± 1 std",
+        )
+        bottom.errorbar(
+            at,
+            mean,
+            yerr=sem,
+            fmt="o",
+            color="tab:purple",
+            markersize=4,
+            capsize=3,
+            label=f"mean of {samples} guesses ± 1 s.e.",
+        )
     bottom.set_xlabel("bias")
     bottom.set_ylabel("derivative")
     for ax in (top, bottom):
@@ -109,7 +129,9 @@ def _mark_path(ax, path: Sequence[float], xs: Sequence[float], ys: Sequence[floa
     on_curve = [_interp(b, xs, ys) for b in path]
     ax.plot(path, on_curve, ".", color="0.35", markersize=4, label="bias while training")
     ax.plot(path[:1], on_curve[:1], "o", color="tab:green", label=f"start {path[0]:.3g}")
-    ax.plot(path[-1:], on_curve[-1:], "*", color="tab:red", markersize=12, label=f"end {path[-1]:.4g}")
+    ax.plot(
+        path[-1:], on_curve[-1:], "*", color="tab:red", markersize=12, label=f"end {path[-1]:.4g}"
+    )
 
 
 def _png(fig) -> bytes:

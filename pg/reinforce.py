@@ -9,6 +9,9 @@ No labels here, only rewards. Each step:
     loss   = reinforce_loss(dist.log_prob(action), reward, baseline)   # -mean(reward * log p)
     loss.backward(); optimizer.step()                   # a noisy step up the expected reward J
 
+`reinforce_step` is exactly these lines up to `backward`; `train_reinforce` repeats it, and
+`pg.run.Run` takes the optimiser step once the gradient is known to be finite.
+
 The gradient of that loss is, on average, exactly -dJ/dθ (tests check it against the closed form
 in `pg.exact`), so descending it climbs J. For the hunger policy with weight 20 the best bias is
 -10, the same bias that supervised training finds from labels.
@@ -21,35 +24,38 @@ the noise of each step small. `--batch-size 1 --lr 1` is the article's own proce
 from __future__ import annotations
 
 import copy
-import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from pg import checkpoint, figures, parallel
-from pg.checkpoint import Checkpoint
-from pg.config import (
-    check_choice,
-    check_int,
-    MAX_LR,
-    check_positive,
-    check_run_settings,
-    require,
-    resolve,
-    setting,
-)
+from pg import figures
 from pg.env import HungerBandit
 from pg.losses import MeanBaseline, reinforce_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy, sample_actions, trained_bias
-from pg.progress import Progress
-from pg.runlog import RunLogger, append, open_run_dir, policy_scalars, scalar_parameters
-from pg.stopping import FiniteGuard, GracefulStop
+from pg.run import Run
+from pg.run.checkpoint import Checkpoint
+from pg.run.config import (
+    MAX_LR,
+    check_choice,
+    check_int,
+    check_positive,
+    check_run_settings,
+    resolve,
+    setting,
+)
+from pg.run.logger import policy_scalars, scalar_parameters
+from pg.run.stopping import GracefulStop
 
-__all__ = ["ReinforceConfig", "ReinforceResult", "single_sample_gradients", "train_reinforce"]
+__all__ = [
+    "ReinforceConfig",
+    "ReinforceResult",
+    "reinforce_step",
+    "single_sample_gradients",
+    "train_reinforce",
+]
 
 PROBE_HUNGER = (0.0, 0.1, 0.9, 1.0)  # the article's hunger values: p(B) is logged at each
 TAIL = 0.2  # the result's average reward is over the last 20% of steps
@@ -61,17 +67,31 @@ class ReinforceConfig:
     """Settings of `train_reinforce` and of `scripts/train_reinforce.py` (as --kebab-case flags)."""
 
     steps: int = setting(300, "optimiser steps in all (a resumed run continues up to this total)")
-    batch_size: int = setting(8192, "rounds (hunger, action, reward) sampled per step; 1 is the article's procedure")
-    optimizer: str = setting("sgd", "sgd is the article's update; rprop needs full-batch gradients", choices=("sgd", "adam"))
+    batch_size: int = setting(
+        8192, "rounds (hunger, action, reward) sampled per step; 1 is the article's procedure"
+    )
+    optimizer: str = setting(
+        "sgd",
+        "sgd is the article's update; rprop needs full-batch gradients",
+        choices=("sgd", "adam"),
+    )
     lr: float = setting(10.0, "learning rate")
     baseline: str = setting(
-        "none", "subtract a running mean of earlier batches' rewards from each reward", choices=("none", "mean")
+        "none",
+        "subtract a running mean of earlier batches' rewards from each reward",
+        choices=("none", "mean"),
     )
-    seed: int = setting(0, "seeds the sampling generator and torch (initial weights of bigger networks)")
+    seed: int = setting(
+        0, "seeds the sampling generator and torch (initial weights of bigger networks)"
+    )
     logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
-    run_name: str | None = setting(None, "run folder name under LOGDIR/reinforce (default: <time>-seed<SEED>)")
+    run_name: str | None = setting(
+        None, "run folder name under LOGDIR/reinforce (default: <time>-seed<SEED>)"
+    )
     log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
-    save_every: int = setting(1000, "save a checkpoint every N steps, and always at the end (0: only at the end)")
+    save_every: int = setting(
+        1000, "save a checkpoint every N steps, and always at the end (0: only at the end)"
+    )
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
@@ -94,7 +114,39 @@ class ReinforceResult:
     run_dir: Path | None  # None when logging was off
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point of this call
+    history: dict[
+        str, list[float]
+    ]  # 'step' and every scalar tag, at each logging point of this call
+
+
+def reinforce_step(
+    policy: Policy,
+    env: HungerBandit,
+    batch_size: int,
+    generator: torch.Generator,
+    baseline: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """One REINFORCE step on the hunger bandit, up to the gradient: returns (loss, (N,) rewards).
+
+    Sample hunger, let the policy choose, guess each choice was right, weight the guess by its
+    reward; backward leaves the gradient of the loss in the parameters' `.grad`. The optimiser
+    step is the caller's (`Run.update` takes it after checking the gradient is finite).
+    """
+    # check_values=False: these tensors are our own, so the scans for NaN are skipped; on a GPU
+    # each scan is a device sync per step (see "Performance" in the README)
+    hunger = env.sample_hunger(
+        batch_size, generator, next(policy.parameters()).dtype
+    )  # (N,) ~ U[0, 1]
+    dist = policy.distribution(hunger, check_values=False)  # Bernoulli: p(B) for each hunger
+    action = sample_actions(dist, generator)  # (N,) 0 = Place A, 1 = Place B: the guess
+    reward = env.reward(
+        hunger, action, generator, check_values=False
+    )  # (N,) +1 if it suited, else -1
+    loss = reinforce_loss(
+        dist.log_prob(action), reward, baseline, check_values=False
+    )  # -mean(reward * log p)
+    loss.backward()
+    return loss, reward
 
 
 def train_reinforce(
@@ -112,123 +164,117 @@ def train_reinforce(
     Settings are the fields of `ReinforceConfig`, as keyword arguments (`steps=300`,
     `batch_size=8192`, `optimizer="sgd"`, `lr=10.0`, `baseline="none"` or `"mean"`, `seed=0`,
     `logdir="logs"` or None, `run_name`, `log_every`, `save_every`) or as a `config`. `env`
-    defaults to `HungerBandit()`. `resume` (from `pg.checkpoint.load`) continues that run exactly,
-    in its folder, up to `steps` in all; `stop` (a `GracefulStop`) ends training after the current
-    step when a signal arrives. Raises `UsageError` (a ValueError) for a bad setting or run folder
-    before any training is done, and `NonFiniteError` at the first NaN or infinity. Inside a
-    torch.distributed process group (torchrun) every rank samples its own `batch_size` rounds and
-    the gradients are averaged (see `pg.parallel`).
+    defaults to `HungerBandit()`. `resume` (from `pg.run.checkpoint.load`) continues that run
+    exactly, in its folder, up to `steps` in all; `stop` (a `GracefulStop`) ends training after
+    the current step when a signal arrives. Raises `UsageError` (a ValueError) for a bad setting
+    or run folder before any training is done, and `NonFiniteError` at the first NaN or infinity.
+    Inside a torch.distributed process group (torchrun) every rank samples its own `batch_size`
+    rounds and the gradients are averaged (see `pg.run.parallel`).
     """
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
-    like = next(policy.parameters())
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    world = parallel.current()  # under torchrun: this rank; the run folder and output are rank 0's
-    generator = torch.Generator(device=like.device).manual_seed(parallel.rank_seed(cfg.seed, world))
     baseline = MeanBaseline() if cfg.baseline == "mean" else None
-    start, history = 0, {}
-    require(resume is None or world.size == 1, "resuming is for one process: a checkpoint holds rank 0's generators only")
-    if resume is not None:
-        start = checkpoint.restore(resume, policy, optimizer, cfg.steps)
-        generator.set_state(resume.state["generator"])
-        if baseline is not None:
-            baseline.load_state_dict(resume.state["baseline"])
-    run_dir = open_run_dir(cfg, "reinforce", resume) if cfg.logdir and world.is_main else None
-    verbose = verbose and world.is_main
-    model = parallel.synced(policy)  # the policy, or its DDP wrapper: gradients averaged over ranks
-
-    probes = torch.tensor(PROBE_HUNGER, dtype=like.dtype, device=like.device)
     scalar_params = scalar_parameters(policy)
-    params = [p for p in policy.parameters() if p.requires_grad]
-    guard = FiniteGuard([n for n, p in policy.named_parameters() if p.requires_grad], like.device)
+    run = Run(
+        "reinforce",
+        cfg,
+        policy,
+        optimizer,
+        total=cfg.steps,
+        resume=resume,
+        stop=stop,
+        verbose=verbose,
+        state=lambda: {"baseline": baseline.state_dict() if baseline is not None else None},
+        metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
+        record={"env": repr(env)},
+    )
+    generator = run.generator()
+    if baseline is not None and run.resumed is not None:
+        baseline.load_state_dict(run.resumed["baseline"])
     optimal = env.optimal_reward(policy)
-    tail_start = max(start, cfg.steps - max(1, round(TAIL * cfg.steps)))
-    tail_sum = torch.zeros((), dtype=like.dtype, device=like.device)  # summed on the device: no sync per step
-    done, seconds = start, 0.0
+    tail = _Tail(run.start, cfg.steps)  # the result's average reward: the last 20% of the steps
 
-    def state() -> dict:
-        return {
-            "trainer": "reinforce", "step": done, "settings": dataclasses.asdict(cfg),
-            "policy": policy.state_dict(), "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-            "baseline": baseline.state_dict() if baseline is not None else None,
-        }
-
-    saver = checkpoint.Saver(run_dir, cfg.save_every, state)
-    with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
-        if resume is None:
-            log.settings(
-                dataclasses.asdict(cfg),
-                metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
-                trainer="reinforce", env=repr(env), initial_policy=repr(policy), torch=torch.__version__,
+    with run:
+        for step in run.steps():
+            loss, reward = reinforce_step(
+                policy, env, cfg.batch_size, generator, baseline.value if baseline else None
             )
-        started = time.perf_counter()
-        with saver.naming_last_good():
-            for step in range(start, cfg.steps):
-                hunger = env.sample_hunger(cfg.batch_size, generator, like.dtype)  # (N,)
-                dist = model.distribution(hunger, check_values=False)  # hunger is ours: no scan for NaN
-                action = sample_actions(dist, generator)  # (N,) 0 = Place A, 1 = Place B
-                reward = env.reward(hunger, action, generator, check_values=False)  # (N,)
-                loss = reinforce_loss(dist.log_prob(action), reward, baseline.value if baseline else None, check_values=False)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-
-                logging = step % cfg.log_every == 0 or step == cfg.steps - 1
-                guard.watch(step, loss, [p.grad for p in params])
-                guard.check(sync_point=logging or saver.due(step + 1))  # before the step: parameters stay good
-                showing = progress.wants(step + 1, logging)
-                if step >= tail_start or logging or showing:  # a pass over the batch: only when used
-                    average = reward.mean()
-                    if step >= tail_start:
-                        tail_sum += average
-                if logging:
-                    with torch.no_grad():
-                        p_b = policy(probes)  # (4,)
-                        values = {
-                            "loss/reinforce": loss,
-                            "reward/average": average,
-                            "reward/expected": env.expected_reward(policy),
-                            "reward/optimal": optimal,
-                            **{f"p_b/hunger_{h:g}": p for h, p in zip(PROBE_HUNGER, p_b)},
-                            **policy_scalars(policy),
-                        }
-                        if baseline is not None and baseline.value is not None:
-                            values["reward/baseline"] = baseline.value
-                    append(history, step, log.scalars(step, values))
-                    log.histograms(step, policy, point=step // cfg.log_every)
-                shown = None
-                if showing:
-                    shown = {**{n: p.item() for n, p in scalar_params.items()}, "reward": average.item()}
-                progress.update(step + 1, shown)
-                optimizer.step()
-                if baseline is not None:
-                    baseline.update(reward)  # after the step: the baseline only ever holds earlier batches
-                done = step + 1
-                if saver.due(done):
-                    saver.save()
-                if stop is not None and stop.requested:
-                    break
-        seconds = time.perf_counter() - started
-        if done > start:
-            saver.save()
+            run.update(
+                loss,
+                log=lambda: _scalars(policy, env, loss, reward, optimal, baseline),
+                show=lambda: {
+                    **{n: p.item() for n, p in scalar_params.items()},
+                    "reward": reward.mean().item(),
+                },
+            )
+            if baseline is not None:
+                baseline.update(
+                    reward
+                )  # after the step: the baseline only ever holds earlier batches
+            tail.add(step, reward)
         with torch.no_grad():
             expected = env.expected_reward(policy).item()
-        if trained_bias(policy) is not None and run_dir is not None:
-            path = history.get("policy/bias", []) + [policy.bias.item()]
-            png = _reward_curve_png(env, policy, path, torch.Generator(device=like.device).manual_seed(cfg.seed))
-            log.png("figures/reward_vs_bias", png, done, "reward_vs_bias.png")
+        if trained_bias(policy) is not None and run.run_dir is not None:
+            path = run.history.get("policy/bias", []) + [policy.bias.item()]
+            png = _reward_curve_png(
+                env, policy, path, torch.Generator(device=run.device).manual_seed(cfg.seed)
+            )
+            run.log.png("figures/reward_vs_bias", png, run.done, "reward_vs_bias.png")
 
-    ran_tail = max(0, done - tail_start)
     return ReinforceResult(
-        average_reward=(tail_sum / ran_tail).item() if ran_tail else float("nan"),
+        average_reward=tail.mean(),
         expected_reward=expected,
         optimal_reward=optimal,
-        steps=done,
-        seconds=seconds,
-        run_dir=run_dir,
-        checkpoint=saver.path,
-        interrupted=stop.requested if stop is not None else None,
-        history=history,
+        steps=run.done,
+        seconds=run.seconds,
+        run_dir=run.run_dir,
+        checkpoint=run.checkpoint,
+        interrupted=run.interrupted,
+        history=run.history,
     )
+
+
+def _scalars(
+    policy: Policy,
+    env: HungerBandit,
+    loss: Tensor,
+    reward: Tensor,
+    optimal: float,
+    baseline: MeanBaseline | None,
+) -> dict[str, float | Tensor]:
+    """What a REINFORCE logging point records (before the optimiser step)."""
+    with torch.no_grad():
+        p_b = policy(torch.tensor(PROBE_HUNGER, dtype=reward.dtype, device=reward.device))  # (4,)
+        values = {
+            "loss/reinforce": loss,
+            "reward/average": reward.mean(),
+            "reward/expected": env.expected_reward(policy),
+            "reward/optimal": optimal,
+            **{f"p_b/hunger_{h:g}": p for h, p in zip(PROBE_HUNGER, p_b)},
+            **policy_scalars(policy),
+        }
+    if baseline is not None and baseline.value is not None:
+        values["reward/baseline"] = baseline.value
+    return values
+
+
+class _Tail:
+    """The mean of the batches' average rewards over the last TAIL share of a run's steps,
+    summed on the device (no sync per step)."""
+
+    def __init__(self, start: int, steps: int):
+        self.first = max(start, steps - max(1, round(TAIL * steps)))
+        self.sum: Tensor | float = 0.0
+        self.count = 0
+
+    def add(self, step: int, reward: Tensor) -> None:
+        if step >= self.first:
+            self.sum = self.sum + reward.mean()
+            self.count += 1
+
+    def mean(self) -> float:
+        return float(self.sum / self.count) if self.count else float("nan")
 
 
 def single_sample_gradients(
@@ -266,7 +312,9 @@ class _LogProb(torch.nn.Module):
         return self.policy.distribution(obs).log_prob(action)
 
 
-def _reward_curve_png(env: HungerBandit, policy: Policy, path: list[float], generator: torch.Generator) -> bytes:
+def _reward_curve_png(
+    env: HungerBandit, policy: Policy, path: list[float], generator: torch.Generator
+) -> bytes:
     """J against the bias with its exact derivative, and REINFORCE's guesses of that derivative.
 
     At a few biases, many single-sample estimates are drawn: each is a wild guess (the error bar

@@ -17,9 +17,7 @@ it; see the README. The default optimiser, Rprop, steps by the sign of the gradi
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,44 +25,55 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from pg import checkpoint, figures
-from pg.checkpoint import Checkpoint
-from pg.config import (
+from pg import figures
+from pg.optim import OPTIMIZERS, make_optimizer
+from pg.policy import Policy, trained_bias
+from pg.run import Run
+from pg.run.checkpoint import Checkpoint
+from pg.run.config import (
+    MAX_LR,
     check_choice,
     check_int,
-    MAX_LR,
     check_positive,
     check_run_settings,
     require,
     resolve,
     setting,
 )
-from pg.optim import OPTIMIZERS, make_optimizer
-from pg.policy import Policy, trained_bias
-from pg.progress import Progress
-from pg.runlog import RunLogger, append, open_run_dir, policy_scalars, scalar_parameters
-from pg.stopping import FiniteGuard, GracefulStop
+from pg.run.logger import policy_scalars, scalar_parameters
+from pg.run.stopping import GracefulStop
 
-__all__ = ["SupervisedConfig", "SupervisedResult", "train_supervised"]
+__all__ = ["SupervisedConfig", "SupervisedResult", "supervised_step", "train_supervised"]
 
 MAX_PROBES = 16  # p(B) is logged at up to this many distinct training hunger values
 
 
 @dataclass
 class SupervisedConfig:
-    """Settings of `train_supervised` and of `scripts/train_supervised.py` (as --kebab-case flags)."""
+    """Settings of `train_supervised` and of `scripts/train_supervised.py` (as --kebab-flags)."""
 
-    steps: int = setting(200, "optimiser steps in all, each on the whole data set (a resumed run continues up to this total)")
+    steps: int = setting(
+        200,
+        "optimiser steps in all, each on the whole data set (a resumed run continues up "
+        "to this total)",
+    )
     optimizer: str = setting(
-        "rprop", "rprop steps by the gradient's sign, so it crosses the flat region",
+        "rprop",
+        "rprop steps by the gradient's sign, so it crosses the flat region",
         choices=tuple(OPTIMIZERS),
     )
     lr: float = setting(0.1, "learning rate; for rprop, the initial step size")
-    seed: int = setting(0, "random seed for torch (initial weights of bigger networks); names the run")
+    seed: int = setting(
+        0, "random seed for torch (initial weights of bigger networks); names the run"
+    )
     logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
-    run_name: str | None = setting(None, "run folder name under LOGDIR/supervised (default: <time>-seed<SEED>)")
+    run_name: str | None = setting(
+        None, "run folder name under LOGDIR/supervised (default: <time>-seed<SEED>)"
+    )
     log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
-    save_every: int = setting(1000, "save a checkpoint every N steps, and always at the end (0: only at the end)")
+    save_every: int = setting(
+        1000, "save a checkpoint every N steps, and always at the end (0: only at the end)"
+    )
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
@@ -83,7 +92,22 @@ class SupervisedResult:
     run_dir: Path | None  # None when logging was off
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point of this call
+    history: dict[
+        str, list[float]
+    ]  # 'step' and every scalar tag, at each logging point of this call
+
+
+def supervised_step(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """One supervised step, up to the gradient: MSE against the labels, then backward.
+
+    Returns the loss and the (N,) outputs p(B); the derivative of the error with respect to each
+    parameter is left in its `.grad` for the optimiser (for the bias:
+    (2/N) * sum((p - y) * p * (1 - p))).
+    """
+    p_b = policy(hunger, check_values=False)  # (N,) p(B); the data were checked once, up front
+    loss = F.mse_loss(p_b, target)  # mean over the N examples
+    loss.backward()
+    return loss, p_b
 
 
 def train_supervised(
@@ -102,89 +126,85 @@ def train_supervised(
     Settings are the fields of `SupervisedConfig`, passed as keyword arguments (`steps=200`,
     `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir="logs"` or None, `run_name`, `log_every`,
     `save_every`) or as a `config`. `verbose` prints the run folder and progress. `resume` (from
-    `pg.checkpoint.load`) continues that run exactly, in its folder, up to `steps` in all; `stop`
-    (a `GracefulStop`) ends training after the current step when a signal arrives. Raises
+    `pg.run.checkpoint.load`) continues that run exactly, in its folder, up to `steps` in all;
+    `stop` (a `GracefulStop`) ends training after the current step when a signal arrives. Raises
     `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder before any training
     is done, and `NonFiniteError` at the first NaN or infinity.
     """
     cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
     hunger, target = _check_data(policy, hunger, target)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    start = checkpoint.restore(resume, policy, optimizer, cfg.steps) if resume is not None else 0
-    history: dict[str, list[float]] = {}
-    run_dir = open_run_dir(cfg, "supervised", resume) if cfg.logdir else None
+    scalar_params = scalar_parameters(policy)
     probes = _probe_indices(hunger)
-    params = [p for p in policy.parameters() if p.requires_grad]
-    guard = FiniteGuard([n for n, p in policy.named_parameters() if p.requires_grad], hunger.device)
-    done, seconds = start, 0.0
-
-    def state() -> dict:
-        return {
-            "trainer": "supervised", "step": done, "settings": dataclasses.asdict(cfg),
-            "policy": policy.state_dict(), "optimizer": optimizer.state_dict(),
-        }
-
-    saver = checkpoint.Saver(run_dir, cfg.save_every, state)
-
-    with RunLogger(run_dir) as log, Progress(verbose, cfg.steps, run_dir, cfg.logdir) as progress:
-        if resume is None:
-            log.settings(
-                dataclasses.asdict(cfg),
-                metrics=["loss/mse", *(f"policy/{name}" for name in scalar_parameters(policy))],
-                trainer="supervised", initial_policy=repr(policy), examples=len(target), torch=torch.__version__,
+    run = Run(
+        "supervised",
+        cfg,
+        policy,
+        optimizer,
+        total=cfg.steps,
+        resume=resume,
+        stop=stop,
+        verbose=verbose,
+        metrics=["loss/mse", *(f"policy/{name}" for name in scalar_params)],
+        record={"examples": len(target)},
+    )
+    with run:
+        for _ in run.steps():
+            loss, p_b = supervised_step(policy, hunger, target)
+            run.update(
+                loss,
+                log=lambda: {
+                    "loss/mse": loss,
+                    **{tag: p_b[i] for tag, i in probes.items()},
+                    **policy_scalars(policy),
+                },
+                show=lambda: {
+                    **{n: p.item() for n, p in scalar_params.items()},
+                    "loss": loss.item(),
+                },
             )
-        started = time.perf_counter()
-        with saver.naming_last_good():
-            for step in range(start, cfg.steps):
-                p_b = policy(hunger, check_values=False)  # (N,) p(B); the data were checked once, above
-                loss = F.mse_loss(p_b, target)  # mean over the N examples
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()  # the derivative of the error, before the step that uses it
-
-                logging = step % cfg.log_every == 0 or step == cfg.steps - 1
-                guard.watch(step, loss, [p.grad for p in params])
-                guard.check(sync_point=logging or saver.due(step + 1))  # before the step: parameters stay good
-                if logging:
-                    values = {"loss/mse": loss, **{tag: p_b[i] for tag, i in probes.items()}, **policy_scalars(policy)}
-                    append(history, step, log.scalars(step, values))
-                    log.histograms(step, policy, point=step // cfg.log_every)
-                shown = None
-                if progress.wants(step + 1, logging):
-                    shown = {**{n: p.item() for n, p in scalar_parameters(policy).items()}, "loss": loss.item()}
-                progress.update(step + 1, shown)
-                optimizer.step()
-                done = step + 1
-                if saver.due(done):
-                    saver.save()
-                if stop is not None and stop.requested:
-                    break
-        seconds = time.perf_counter() - started
-        if done > start:
-            saver.save()
         with torch.no_grad():
             final_loss = F.mse_loss(policy(hunger), target).item()
-        if trained_bias(policy) is not None and run_dir is not None:
-            path = history.get("policy/bias", []) + [policy.bias.item()]
-            log.png("figures/mse_vs_bias", _mse_curve_png(policy, hunger, target, path), done, "mse_vs_bias.png")
+        if trained_bias(policy) is not None and run.run_dir is not None:
+            path = run.history.get("policy/bias", []) + [policy.bias.item()]
+            run.log.png(
+                "figures/mse_vs_bias",
+                _mse_curve_png(policy, hunger, target, path),
+                run.done,
+                "mse_vs_bias.png",
+            )
 
     return SupervisedResult(
-        loss=final_loss, steps=done, seconds=seconds, run_dir=run_dir, checkpoint=saver.path,
-        interrupted=stop.requested if stop is not None else None, history=history,
+        loss=final_loss,
+        steps=run.done,
+        seconds=run.seconds,
+        run_dir=run.run_dir,
+        checkpoint=run.checkpoint,
+        interrupted=run.interrupted,
+        history=run.history,
     )
 
 
 def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """Labels must be (N,) probabilities matching N observations; cast to the policy's dtype."""
     for name, t in (("hunger", hunger), ("target", target)):
-        require(isinstance(t, Tensor) and t.is_floating_point(), f"{name} must be a floating-point tensor")
+        require(
+            isinstance(t, Tensor) and t.is_floating_point(),
+            f"{name} must be a floating-point tensor",
+        )
     require(
         target.ndim == 1 and len(target) == len(hunger) > 0,
         f"target must have shape (N,) for hunger of shape (N,) or (N, d), "
         f"got hunger {tuple(hunger.shape)} and target {tuple(target.shape)}",
     )
-    require(policy.num_actions == 2, "supervised training fits p(B): it needs a two-action policy with (N,) logits")
+    require(
+        policy.num_actions == 2,
+        "supervised training fits p(B): it needs a two-action policy with (N,) logits",
+    )
     require(bool(torch.isfinite(hunger).all()), "hunger must be finite, got NaN or infinite values")
-    require(bool(((target >= 0) & (target <= 1)).all()), "target values must be probabilities in [0, 1]")
+    require(
+        bool(((target >= 0) & (target <= 1)).all()), "target values must be probabilities in [0, 1]"
+    )
     like = next(policy.parameters())
     return hunger.to(like), target.to(like)
 
@@ -198,7 +218,9 @@ def _probe_indices(hunger: Tensor) -> dict[str, int]:
         firsts.setdefault(h, i)
     values = sorted(firsts)
     if len(values) > MAX_PROBES:
-        values = [values[round(k * (len(values) - 1) / (MAX_PROBES - 1))] for k in range(MAX_PROBES)]
+        values = [
+            values[round(k * (len(values) - 1) / (MAX_PROBES - 1))] for k in range(MAX_PROBES)
+        ]
     return {f"p_b/hunger_{h:g}": firsts[h] for h in values}
 
 
@@ -220,6 +242,10 @@ def _mse_curve_png(policy: Policy, hunger: Tensor, target: Tensor, path: list[fl
     with torch.no_grad():
         slope, loss = vmap(grad_and_value(mse_at))(biases)
     return figures.loss_curve_png(
-        biases.tolist(), loss.tolist(), slope.tolist(), path,
-        loss_name="MSE", title=f"{type(policy).__name__}: error against the bias (other parameters as trained)",
+        biases.tolist(),
+        loss.tolist(),
+        slope.tolist(),
+        path,
+        loss_name="MSE",
+        title=f"{type(policy).__name__}: error against the bias (other parameters as trained)",
     )

@@ -4,7 +4,7 @@ At hunger 0 (so the weight does not matter), starting from bias 0, with learning
 uniform draws u = 0.2 then u = 0.9 (u < p(A) -> Place A):
 
     step 1: p(B) = 0.5,      u = 0.2 -> Place A, reward +1, derivative  0.5,       new bias -0.5
-    step 2: p(B) = 0.377541, u = 0.9 -> Place B, reward -1, derivative -0.622459,  new bias -1.122459
+    step 2: p(B) = 0.377541, u = 0.9 -> Place B, reward -1, derivative -0.622459, new bias -1.122459
 
 "Derivative" is d(-log p(action))/d(bias), the cross-entropy derivative if the sampled action had
 been the right one: p(B) after Place A, -(1 - p(B)) after Place B. Multiplied by the reward, it
@@ -40,7 +40,9 @@ class WalkStep:
     new_bias: float
 
 
-def walkthrough(draws: Sequence[float] = (0.2, 0.9), lr: float = 1.0, hunger: float = 0.0) -> list[WalkStep]:
+def walkthrough(
+    draws: Sequence[float] = (0.2, 0.9), lr: float = 1.0, hunger: float = 0.0
+) -> list[WalkStep]:
     """Replay one REINFORCE update per uniform draw at a fixed hunger, from a fresh HungerPolicy."""
     policy = HungerPolicy(dtype=torch.float64)
     env = HungerBandit()
@@ -60,11 +62,20 @@ def walkthrough(draws: Sequence[float] = (0.2, 0.9), lr: float = 1.0, hunger: fl
         optimizer.step()
         p_b = dist.probs.item()
         went_b = action.item() == 1.0
-        steps.append(WalkStep(
-            bias=bias, p_b=p_b, u=u, action="B" if went_b else "A", reward=reward.item(),
-            derivative=derivative.item(), derivative_by_hand=-(1 - p_b) if went_b else p_b,
-            derivative_x_reward=gradient, step=-lr * gradient, new_bias=policy.bias.item(),
-        ))
+        steps.append(
+            WalkStep(
+                bias=bias,
+                p_b=p_b,
+                u=u,
+                action="B" if went_b else "A",
+                reward=reward.item(),
+                derivative=derivative.item(),
+                derivative_by_hand=-(1 - p_b) if went_b else p_b,
+                derivative_x_reward=gradient,
+                step=-lr * gradient,
+                new_bias=policy.bias.item(),
+            )
+        )
     return steps
 
 
@@ -81,7 +92,8 @@ def format_walkthrough(steps: Sequence[WalkStep]) -> str:
         for i, s in enumerate(steps, start=1)
     ]
     legend = (
-        "derivative = d(-log p(action))/d(bias) by autograd; by hand: p(B) after A, -(1 - p(B)) after B.\n"
+        "derivative = d(-log p(action))/d(bias) by autograd; by hand: p(B) after A, -(1 "
+        "- p(B)) after B.\n"
         "x reward   = the gradient of reinforce_loss = derivative x reward; step = -lr x that."
     )
     return "\n".join([header, *rows, "", legend])

@@ -1,4 +1,4 @@
-"""Measure pg: REINFORCE throughput, time to solution, logging overhead, gradient variance, CartPole.
+"""Measure pg: REINFORCE throughput, time to solution, logging, gradient variance, CartPole.
 
     python scripts/benchmark.py                           # every section, a few minutes
     python scripts/benchmark.py --quick                   # smaller runs, about a minute
@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pg import benchmark, cli
-from pg.config import UsageError, require, setting
+from pg import benchmark
+from pg.run import cli
+from pg.run.config import UsageError, require, setting
 
 
 @dataclass
@@ -27,7 +28,11 @@ class Args:
 
     def __post_init__(self):
         unknown = [name for name in self.sections() if name not in benchmark.SECTIONS]
-        require(not unknown, f"only must name sections among {', '.join(benchmark.SECTIONS)}, got {', '.join(unknown)}")
+        require(
+            not unknown,
+            f"only must name sections among {', '.join(benchmark.SECTIONS)}, "
+            f"got {', '.join(unknown)}",
+        )
 
     def sections(self) -> list[str]:
         return [name.strip() for name in self.only.split(",") if name.strip()]
@@ -42,13 +47,25 @@ def main() -> None:
         raise UsageError(f"cannot create {out}: {e.strerror}") from None
 
     machine = benchmark.machine()
-    header = "## pg benchmark\n\n" + "\n".join(f"- {key}: {value}" for key, value in machine.items()) + "\n"
+    header = (
+        "## pg benchmark\n\n"
+        + "\n".join(f"- {key}: {value}" for key, value in machine.items())
+        + "\n"
+    )
     print(header)
     tables = benchmark.run_sections(args.sections(), args.quick)
 
     stem = out / f"{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}"
-    stem.with_suffix(".md").write_text(header + "\n" + "\n\n".join(t.markdown() for t in tables) + "\n")
-    stem.with_suffix(".json").write_text(json.dumps({"machine": machine, "quick": args.quick, "tables": [t.as_dict() for t in tables]}, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(
+        header + "\n" + "\n\n".join(t.markdown() for t in tables) + "\n"
+    )
+    stem.with_suffix(".json").write_text(
+        json.dumps(
+            {"machine": machine, "quick": args.quick, "tables": [t.as_dict() for t in tables]},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"results: {stem}.md and {stem}.json")
 
 

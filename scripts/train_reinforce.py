@@ -3,7 +3,7 @@
 Nobody says whether Place A or Place B was right. Sample a place from p(B), guess it was the right
 one, and weight that guess by the reward it earned: loss = -mean(reward * log p(action)).
 
-    python scripts/train_reinforce.py                          # defaults: ~3 s, most of it importing torch
+    python scripts/train_reinforce.py                          # defaults: ~3 s, mostly imports
     python scripts/train_reinforce.py --batch-size 1 --lr 1 --steps 3000   # the article's procedure
     python scripts/train_reinforce.py --walkthrough            # the article's two worked steps
     python scripts/train_reinforce.py --stochastic-portions    # noisy rewards, same optimum
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg import checkpoint, cli, parallel
-from pg.config import UsageError, check_finite, setting
-from pg.stopping import GracefulStop
+from pg.run import checkpoint, cli, parallel
+from pg.run.config import UsageError, check_finite, setting
+from pg.run.stopping import GracefulStop
 from pg.walkthrough import format_walkthrough, walkthrough
 
 
@@ -33,10 +33,16 @@ class Args(pg.ReinforceConfig):
     threshold: float = setting(0.5, "hunger above which Place B is the right choice")
     reward_good: float = setting(1.0, "reward when the choice suits the hunger")
     reward_bad: float = setting(-1.0, "reward when it does not")
-    stochastic_portions: bool = setting(False, "Place A serves large 15%% of the time, Place B 80%%")
+    stochastic_portions: bool = setting(
+        False, "Place A serves large 15%% of the time, Place B 80%%"
+    )
     walkthrough: bool = setting(False, "replay the article's two worked steps at hunger 0 and exit")
-    device: str = setting("auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES)
-    resume: str | None = setting(None, "continue the run of this checkpoint or run folder, up to --steps in all")
+    device: str = setting(
+        "auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES
+    )
+    resume: str | None = setting(
+        None, "continue the run of this checkpoint or run folder, up to --steps in all"
+    )
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -45,13 +51,21 @@ class Args(pg.ReinforceConfig):
         self.env()  # checks threshold, rewards
         if self.walkthrough:
             fixed = {"walkthrough", "quiet"}
-            changed = [f.name for f in dataclasses.fields(self) if f.name not in fixed and getattr(self, f.name) != f.default]
+            changed = [
+                f.name
+                for f in dataclasses.fields(self)
+                if f.name not in fixed and getattr(self, f.name) != f.default
+            ]
             if changed:
                 flag = "--" + changed[0].replace("_", "-")
-                raise UsageError(f"walkthrough replays the article's fixed example and takes no {flag}")
+                raise UsageError(
+                    f"walkthrough replays the article's fixed example and takes no {flag}"
+                )
 
     def env(self) -> pg.HungerBandit:
-        return pg.HungerBandit(self.threshold, self.reward_good, self.reward_bad, self.stochastic_portions)
+        return pg.HungerBandit(
+            self.threshold, self.reward_good, self.reward_bad, self.stochastic_portions
+        )
 
 
 def main() -> int:
@@ -61,9 +75,14 @@ def main() -> int:
         return 0
     resume = checkpoint.load(args.resume, "reinforce") if args.resume else None
     if resume is not None:
-        args = cli.continue_run(args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"})
+        args = cli.continue_run(
+            args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"}
+        )
 
-    with parallel.session(args.device) as (device, world), GracefulStop(enabled=world.size == 1) as stop:
+    with (
+        parallel.session(args.device) as (device, world),
+        GracefulStop(enabled=world.size == 1) as stop,
+    ):
         torch.manual_seed(args.seed)
         env = args.env()
         policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
@@ -74,19 +93,31 @@ def main() -> int:
         return 0
     if result.interrupted:
         return cli.report_interruption(
-            "train_reinforce.py", result.interrupted, result.steps, args.steps, "--steps", result.run_dir, result.checkpoint
+            "train_reinforce.py",
+            result.interrupted,
+            result.steps,
+            args.steps,
+            "--steps",
+            result.run_dir,
+            result.checkpoint,
         )
     summarise(args, env, policy, result)
     return 0
 
 
-def summarise(args: Args, env: pg.HungerBandit, policy: pg.HungerPolicy, result: pg.ReinforceResult) -> None:
+def summarise(
+    args: Args, env: pg.HungerBandit, policy: pg.HungerPolicy, result: pg.ReinforceResult
+) -> None:
     best = env.optimal_bias(args.weight) if not args.train_weight else None
-    print(f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}"
-          + (f"   (optimal bias {best:.6f})" if best is not None else ""))
+    print(
+        f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}"
+        + (f"   (optimal bias {best:.6f})" if best is not None else "")
+    )
     share = result.average_reward / result.optimal_reward if result.optimal_reward else float("nan")
-    print(f"average reward {result.average_reward:.6f} over the last 20% of steps   "
-          f"exact J {result.expected_reward:.6f}   optimum {result.optimal_reward:.6f} ({share:.1%})")
+    print(
+        f"average reward {result.average_reward:.6f} over the last 20% of steps   "
+        f"exact J {result.expected_reward:.6f}   optimum {result.optimal_reward:.6f} ({share:.1%})"
+    )
     hunger = torch.tensor(pg.reinforce.PROBE_HUNGER, device=policy.bias.device)
     with torch.no_grad():
         p_b = policy(hunger)

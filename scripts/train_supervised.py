@@ -3,7 +3,7 @@
 The article's starting point: when the ideal output p(B) is known for each hunger value, the
 error has a derivative with respect to the bias, and the bias follows it downhill.
 
-    python scripts/train_supervised.py                                  # defaults: ~3 s, mostly importing torch
+    python scripts/train_supervised.py                                  # ~3 s, mostly imports
     python scripts/train_supervised.py --optimizer sgd --lr 1 --steps 20000   # stalls near -6.9
     python scripts/train_supervised.py --data my_labels.csv             # columns hunger,p_b
     python scripts/train_supervised.py --resume logs/supervised/RUN --steps 400   # 200 more steps
@@ -17,10 +17,9 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg import checkpoint, cli, parallel
-from pg.config import UsageError, check_finite, setting
-from pg.stopping import GracefulStop
-
+from pg.run import checkpoint, cli, parallel
+from pg.run.config import UsageError, check_finite, setting
+from pg.run.stopping import GracefulStop
 
 TABLE_ROWS = 20  # the summary shows the first rows of a large data file
 
@@ -29,9 +28,15 @@ TABLE_ROWS = 20  # the summary shows the first rows of a large data file
 class Args(pg.SupervisedConfig):
     weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
     train_weight: bool = setting(False, "train the weight as well as the bias")
-    data: str | None = setting(None, "CSV file with columns hunger,p_b (default: the article's table)")
-    device: str = setting("auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES)
-    resume: str | None = setting(None, "continue the run of this checkpoint or run folder, up to --steps in all")
+    data: str | None = setting(
+        None, "CSV file with columns hunger,p_b (default: the article's table)"
+    )
+    device: str = setting(
+        "auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES
+    )
+    resume: str | None = setting(
+        None, "continue the run of this checkpoint or run folder, up to --steps in all"
+    )
     quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
@@ -43,21 +48,37 @@ def main() -> int:
     args = cli.parse(Args, description=__doc__)
     resume = checkpoint.load(args.resume, "supervised") if args.resume else None
     if resume is not None:
-        args = cli.continue_run(args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"})
+        args = cli.continue_run(
+            args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"}
+        )
     hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
 
     with parallel.session(args.device) as (device, world), GracefulStop() as stop:
         if world.size > 1:
-            raise UsageError("supervised training is one full batch of labelled points; run it as one process, not under torchrun")
+            raise UsageError(
+                "supervised training is one full batch of labelled points; run it as one "
+                "process, not under torchrun"
+            )
         torch.manual_seed(args.seed)
         policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
-        result = pg.train_supervised(policy, hunger, target, config=args, verbose=not args.quiet, resume=resume, stop=stop)
+        result = pg.train_supervised(
+            policy, hunger, target, config=args, verbose=not args.quiet, resume=resume, stop=stop
+        )
     if result.interrupted:
         return cli.report_interruption(
-            "train_supervised.py", result.interrupted, result.steps, args.steps, "--steps", result.run_dir, result.checkpoint
+            "train_supervised.py",
+            result.interrupted,
+            result.steps,
+            args.steps,
+            "--steps",
+            result.run_dir,
+            result.checkpoint,
         )
 
-    print(f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE {result.loss:.6g}")
+    print(
+        f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE "
+        f"{result.loss:.6g}"
+    )
     with torch.no_grad():
         p_b = policy(hunger.to(device))
     print("hunger   p(B)      target")

@@ -10,16 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from pg import cli
+from pg.run import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_script(name: str, *args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+def run_script(
+    name: str, *args: str, cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """`python scripts/<name>.py ARGS` from `cwd`, as a user runs it; output captured as text."""
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -33,7 +38,9 @@ def _script_module(name: str):
     return module
 
 
-def run_main(name: str, *args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+def run_main(
+    name: str, *args: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> tuple[int, str, str]:
     """The script's `main` through `cli.run`, in this process: (exit code, stdout, stderr).
 
     The same code path as `python scripts/<name>.py ARGS` without starting an interpreter and
@@ -63,7 +70,9 @@ def read_events(run_dir: Path):
     """A run folder's events, every point kept, through tensorboard's own EventAccumulator."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0})
+    acc = EventAccumulator(
+        str(run_dir), size_guidance={"scalars": 0, "images": 0, "histograms": 0, "tensors": 0}
+    )
     acc.Reload()
     return acc
 

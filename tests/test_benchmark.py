@@ -6,13 +6,24 @@ import json
 
 import pytest
 
-from conftest import assert_refused, run_main, run_script
 from pg import benchmark
+
+from conftest import assert_refused, run_main, run_script
 
 
 def test_a_table_renders_as_markdown_with_readable_numbers():
-    table = benchmark.Table("T", ["a", "b", "c", "d"], rows=[["x", 1234567.0, 0.012345, True]], notes=["n"])
-    assert table.markdown().splitlines() == ["### T", "", "| a | b | c | d |", "|---|---|---|---|", "| x | 1,234,567 | 0.01235 | yes |", "", "- n"]
+    table = benchmark.Table(
+        "T", ["a", "b", "c", "d"], rows=[["x", 1234567.0, 0.012345, True]], notes=["n"]
+    )
+    assert table.markdown().splitlines() == [
+        "### T",
+        "",
+        "| a | b | c | d |",
+        "|---|---|---|---|",
+        "| x | 1,234,567 | 0.01235 | yes |",
+        "",
+        "- n",
+    ]
 
 
 def test_the_lean_article_loop_learns_like_the_article_says():
@@ -24,9 +35,20 @@ def test_the_lean_article_loop_learns_like_the_article_says():
 
 @pytest.mark.slow
 def test_the_quick_benchmark_prints_tables_and_writes_them(tmp_path):
-    done = run_script("benchmark", "--quick", "--only", "variance,logging", "--logdir", "out", cwd=tmp_path, timeout=600)
+    done = run_script(
+        "benchmark",
+        "--quick",
+        "--only",
+        "variance,logging",
+        "--logdir",
+        "out",
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
-    assert "### REINFORCE gradient estimates" in done.stdout and "### Logging overhead" in done.stdout
+    assert (
+        "### REINFORCE gradient estimates" in done.stdout and "### Logging overhead" in done.stdout
+    )
     (json_file,) = (tmp_path / "out" / "benchmark").glob("*-quick.json")
     saved = json.loads(json_file.read_text())
     assert saved["quick"] and saved["machine"]["cores"] >= 1
@@ -37,4 +59,6 @@ def test_the_quick_benchmark_prints_tables_and_writes_them(tmp_path):
 def test_an_unknown_section_is_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     result = run_main("benchmark", "--only", "speed", monkeypatch=monkeypatch, capsys=capsys)
-    assert_refused(*result, "benchmark", "--only must name sections among throughput", tmp_path / "logs")
+    assert_refused(
+        *result, "benchmark", "--only must name sections among throughput", tmp_path / "logs"
+    )

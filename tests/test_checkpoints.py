@@ -8,8 +8,9 @@ import pytest
 import torch
 
 import pg
+from pg.run import checkpoint
+
 from conftest import read_scalars, run_main, run_script
-from pg import checkpoint
 
 
 def saved(run_dir):
@@ -21,40 +22,79 @@ def saved(run_dir):
     [
         ("train_supervised", "supervised", []),
         ("train_reinforce", "reinforce", []),
-        ("train_reinforce", "reinforce", ["--optimizer", "adam", "--lr", "0.3", "--baseline", "mean", "--stochastic-portions"]),
+        (
+            "train_reinforce",
+            "reinforce",
+            ["--optimizer", "adam", "--lr", "0.3", "--baseline", "mean", "--stochastic-portions"],
+        ),
     ],
 )
-def test_n_steps_then_resume_to_2n_equals_2n_steps_bit_for_bit(tmp_path, monkeypatch, capsys, script, kind, extra):
+def test_n_steps_then_resume_to_2n_equals_2n_steps_bit_for_bit(
+    tmp_path, monkeypatch, capsys, script, kind, extra
+):
     monkeypatch.chdir(tmp_path)
     common = ["--quiet", "--log-every", "7", "--save-every", "25", *extra]
-    for args in (["--steps", "60", "--run-name", "split"], ["--resume", f"logs/{kind}/split", "--steps", "120"],
-                 ["--steps", "120", "--run-name", "whole"]):
+    for args in (
+        ["--steps", "60", "--run-name", "split"],
+        ["--resume", f"logs/{kind}/split", "--steps", "120"],
+        ["--steps", "120", "--run-name", "whole"],
+    ):
         code, out, err = run_main(script, *common, *args, monkeypatch=monkeypatch, capsys=capsys)
         assert code == 0, err
-    split, whole = saved(tmp_path / "logs" / kind / "split"), saved(tmp_path / "logs" / kind / "whole")
+    split, whole = (
+        saved(tmp_path / "logs" / kind / "split"),
+        saved(tmp_path / "logs" / kind / "whole"),
+    )
     assert split["step"] == whole["step"] == 120
     for name, value in whole["policy"].items():
         assert torch.equal(split["policy"][name], value), name
-    # the whole trajectory, at every logged step (the split run also logged 59, its first part's end)
-    logged = {name: dict(read_scalars(tmp_path / "logs" / kind / name)["policy/bias"]) for name in ("split", "whole")}
+    # the whole trajectory, at every logged step (the split run also logged 59, its first part's
+    # end)
+    logged = {
+        name: dict(read_scalars(tmp_path / "logs" / kind / name)["policy/bias"])
+        for name in ("split", "whole")
+    }
     assert {s: logged["split"][s] for s in logged["whole"]} == logged["whole"]
     assert set(logged["split"]) - set(logged["whole"]) <= {59}
-    assert torch.equal(split.get("generator", torch.zeros(1)), whole.get("generator", torch.zeros(1)))
+    assert torch.equal(
+        split.get("generator", torch.zeros(1)), whole.get("generator", torch.zeros(1))
+    )
     # the events continue on one step counter in the same folder: 0, 7, ..., 119 (and 59, the
     # first part's last step); the settings now say 120 steps
     steps = [s for s, _ in read_scalars(tmp_path / "logs" / kind / "split")["policy/bias"]]
-    assert steps == sorted(steps) and set(range(0, 120, 7)) | {119} <= set(steps) <= set(range(0, 120, 7)) | {59, 119}
-    assert json.loads((tmp_path / "logs" / kind / "split" / "config.json").read_text())["steps"] == 60
+    assert steps == sorted(steps) and set(range(0, 120, 7)) | {119} <= set(steps) <= set(
+        range(0, 120, 7)
+    ) | {59, 119}
+    assert (
+        json.loads((tmp_path / "logs" / kind / "split" / "config.json").read_text())["steps"] == 60
+    )
 
 
 @pytest.mark.slow
 def test_a_resumed_reinforce_script_from_a_real_command_line_continues_exactly(tmp_path):
-    first = run_script("train_reinforce", "--steps", "40", "--run-name", "r", "--quiet", cwd=tmp_path)
-    again = run_script("train_reinforce", "--resume", "logs/reinforce/r/checkpoint.pt", "--steps", "80", "--quiet", cwd=tmp_path)
-    whole = run_script("train_reinforce", "--steps", "80", "--run-name", "w", "--quiet", cwd=tmp_path)
+    first = run_script(
+        "train_reinforce", "--steps", "40", "--run-name", "r", "--quiet", cwd=tmp_path
+    )
+    again = run_script(
+        "train_reinforce",
+        "--resume",
+        "logs/reinforce/r/checkpoint.pt",
+        "--steps",
+        "80",
+        "--quiet",
+        cwd=tmp_path,
+    )
+    whole = run_script(
+        "train_reinforce", "--steps", "80", "--run-name", "w", "--quiet", cwd=tmp_path
+    )
     assert first.returncode == again.returncode == whole.returncode == 0, again.stderr
-    assert again.stdout.splitlines()[0] == whole.stdout.splitlines()[0]  # "final bias ..." to 6 decimals
-    assert torch.equal(saved(tmp_path / "logs/reinforce/r")["policy"]["bias"], saved(tmp_path / "logs/reinforce/w")["policy"]["bias"])
+    assert (
+        again.stdout.splitlines()[0] == whole.stdout.splitlines()[0]
+    )  # "final bias ..." to 6 decimals
+    assert torch.equal(
+        saved(tmp_path / "logs/reinforce/r")["policy"]["bias"],
+        saved(tmp_path / "logs/reinforce/w")["policy"]["bias"],
+    )
 
 
 def test_episodic_training_resumes_exactly_too(tmp_path):
@@ -63,28 +103,68 @@ def test_episodic_training_resumes_exactly_too(tmp_path):
         return pg.MLPPolicy(obs_dim=4, hidden=(16,))
 
     first = pg.train_episodic(policy(), total_steps=3000, run_name="split", logdir=str(tmp_path))
-    resumed = pg.train_episodic(policy(), total_steps=6000, logdir=str(tmp_path), resume=checkpoint.load(first.run_dir, "episodic"))
+    resumed = pg.train_episodic(
+        policy(),
+        total_steps=6000,
+        logdir=str(tmp_path),
+        resume=checkpoint.load(first.run_dir, "episodic"),
+    )
     whole = pg.train_episodic(policy(), total_steps=6000, run_name="whole", logdir=str(tmp_path))
     assert (resumed.env_steps, resumed.episodes) == (whole.env_steps, whole.episodes)
     a, b = saved(resumed.run_dir), saved(whole.run_dir)
-    assert all(torch.equal(a["policy"][k], v) for k, v in b["policy"].items()) and a["recent"] == b["recent"]
+    assert (
+        all(torch.equal(a["policy"][k], v) for k, v in b["policy"].items())
+        and a["recent"] == b["recent"]
+    )
 
 
 @pytest.mark.parametrize(
     "args, words",
     [
-        (["--resume", "logs/reinforce/r", "--steps", "20"], "already at step 30; steps is the run's total"),
-        (["--resume", "logs/reinforce/r", "--lr", "5"], "lr is 5.0 here but 10.0 in the run being resumed"),
+        (
+            ["--resume", "logs/reinforce/r", "--steps", "20"],
+            "already at step 30; steps is the run's total",
+        ),
+        (
+            ["--resume", "logs/reinforce/r", "--lr", "5"],
+            "lr is 5.0 here but 10.0 in the run being resumed",
+        ),
         (["--resume", "logs/reinforce/nothing"], "no such checkpoint"),
         (["--resume", "logs/supervised/s"], "a checkpoint of supervised training, not reinforce"),
         (["--resume", "garbage.pt"], "not a readable checkpoint"),
         (["--resume", "logs/reinforce/r", "--walkthrough"], "takes no --resume"),
     ],
 )
-def test_a_resume_that_cannot_continue_the_run_is_refused_in_one_line(tmp_path, monkeypatch, capsys, args, words):
+def test_a_resume_that_cannot_continue_the_run_is_refused_in_one_line(
+    tmp_path, monkeypatch, capsys, args, words
+):
     monkeypatch.chdir(tmp_path)
-    assert run_main("train_reinforce", "--steps", "30", "--run-name", "r", "--quiet", monkeypatch=monkeypatch, capsys=capsys)[0] == 0
-    assert run_main("train_supervised", "--steps", "5", "--run-name", "s", "--quiet", monkeypatch=monkeypatch, capsys=capsys)[0] == 0
+    assert (
+        run_main(
+            "train_reinforce",
+            "--steps",
+            "30",
+            "--run-name",
+            "r",
+            "--quiet",
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )[0]
+        == 0
+    )
+    assert (
+        run_main(
+            "train_supervised",
+            "--steps",
+            "5",
+            "--run-name",
+            "s",
+            "--quiet",
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )[0]
+        == 0
+    )
     (tmp_path / "garbage.pt").write_bytes(b"not a zip file")
     before = sorted(p.name for p in (tmp_path / "logs" / "reinforce" / "r").iterdir())
     code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
@@ -104,18 +184,35 @@ class Payload:
         return (pathlib.Path.touch, (pathlib.Path(self.marker),))
 
 
-def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_the_payload_never_runs(tmp_path, monkeypatch, capsys):
+def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_the_payload_never_runs(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     marker = tmp_path / "payload_ran"
     run_dir = tmp_path / "logs" / "reinforce" / "evil"
     run_dir.mkdir(parents=True)
-    torch.save({"format": checkpoint.FORMAT, "trainer": "reinforce", "step": 1, "settings": {}, "x": Payload(marker)},
-               run_dir / "checkpoint.pt")
-    code, out, err = run_main("train_reinforce", "--resume", str(run_dir), monkeypatch=monkeypatch, capsys=capsys)
-    assert (code, out) == (2, "") and "refusing to load it, it holds Python objects that could run code" in err
+    torch.save(
+        {
+            "format": checkpoint.FORMAT,
+            "trainer": "reinforce",
+            "step": 1,
+            "settings": {},
+            "x": Payload(marker),
+        },
+        run_dir / "checkpoint.pt",
+    )
+    code, out, err = run_main(
+        "train_reinforce", "--resume", str(run_dir), monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert (code, out) == (
+        2,
+        "",
+    ) and "refusing to load it, it holds Python objects that could run code" in err
     assert "it refers to" in err and len(err.splitlines()) == 1
     assert not marker.exists()
-    torch.load(run_dir / "checkpoint.pt", weights_only=False)  # the control: loading it unsafely does run it
+    torch.load(
+        run_dir / "checkpoint.pt", weights_only=False
+    )  # the control: loading it unsafely does run it
     assert marker.exists()
 
 
@@ -126,24 +223,46 @@ def test_a_checkpoint_of_another_model_is_refused_naming_what_differs(tmp_path):
     with pytest.raises(checkpoint.CheckpointError) as caught:
         pg.train_reinforce(pg.HungerPolicy(), steps=6, logdir=str(tmp_path), resume=resume)
     message = str(caught.value)
-    assert "does not fit HungerPolicy" in message and "missing weight" in message and "unexpected net.0.weight" in message
-    with pytest.raises(checkpoint.CheckpointError, match=r"net.0.weight has shape \(8, 1\) here but \(4, 1\)"):
-        pg.train_reinforce(pg.MLPPolicy(obs_dim=1, hidden=(8,)), steps=6, logdir=str(tmp_path), resume=resume)
+    assert (
+        "does not fit HungerPolicy" in message
+        and "missing weight" in message
+        and "unexpected net.0.weight" in message
+    )
+    with pytest.raises(
+        checkpoint.CheckpointError, match=r"net.0.weight has shape \(8, 1\) here but \(4, 1\)"
+    ):
+        pg.train_reinforce(
+            pg.MLPPolicy(obs_dim=1, hidden=(8,)), steps=6, logdir=str(tmp_path), resume=resume
+        )
 
 
 def test_no_checkpoint_ever_holds_a_nan(tmp_path):
     policy = pg.HungerPolicy()
     with torch.no_grad():
         policy.bias.fill_(float("nan"))
-    with pytest.raises(checkpoint.NonFiniteError, match="refusing to checkpoint a non-finite value in policy.bias at step 3"):
+    with pytest.raises(
+        checkpoint.NonFiniteError,
+        match="refusing to checkpoint a non-finite value in policy.bias at step 3",
+    ):
         checkpoint.save(tmp_path, {"step": 3, "policy": policy.state_dict(), "optimizer": {}})
     assert not (tmp_path / "checkpoint.pt").exists()
 
 
 def test_checkpoints_are_replaced_atomically_and_hold_every_generator_state(tmp_path):
-    result = pg.train_reinforce(pg.HungerPolicy(), steps=30, batch_size=64, save_every=10, logdir=str(tmp_path))
+    result = pg.train_reinforce(
+        pg.HungerPolicy(), steps=30, batch_size=64, save_every=10, logdir=str(tmp_path)
+    )
     state = saved(result.run_dir)
-    assert state["step"] == 30 and state["trainer"] == "reinforce" and state["settings"]["save_every"] == 10
-    assert isinstance(state["generator"], torch.Tensor) and set(state["optimizer"]) == {"state", "param_groups"}
-    assert sorted(p.name for p in result.run_dir.glob("checkpoint*")) == ["checkpoint.pt"]  # no partial file left
+    assert (
+        state["step"] == 30
+        and state["trainer"] == "reinforce"
+        and state["settings"]["save_every"] == 10
+    )
+    assert isinstance(state["generator"], torch.Tensor) and set(state["optimizer"]) == {
+        "state",
+        "param_groups",
+    }
+    assert sorted(p.name for p in result.run_dir.glob("checkpoint*")) == [
+        "checkpoint.pt"
+    ]  # no partial file left
     assert result.checkpoint == result.run_dir / "checkpoint.pt"

@@ -62,7 +62,9 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "huge.csv"
     with path.open("wb") as f:
         f.truncate(pg.data.MAX_BYTES + 1)  # sparse: no time or disk spent
-    with pytest.raises(pg.DataError, match=r"huge.csv: 67,108,865 bytes is more than the 64 MiB this loader reads"):
+    with pytest.raises(
+        pg.DataError, match=r"huge.csv: 67,108,865 bytes is more than the 64 MiB this loader reads"
+    ):
         pg.load_csv(path)
 
 

@@ -27,7 +27,12 @@ def test_stochastic_portions_reward_the_portion_served_with_probabilities_15_and
     env = pg.HungerBandit(stochastic_portions=True)
     n = 200_000
     gen = torch.Generator().manual_seed(1)
-    for hungry, action, p_good in [(0.9, 1.0, 0.80), (0.9, 0.0, 0.15), (0.1, 0.0, 0.85), (0.1, 1.0, 0.20)]:
+    for hungry, action, p_good in [
+        (0.9, 1.0, 0.80),
+        (0.9, 0.0, 0.15),
+        (0.1, 0.0, 0.85),
+        (0.1, 1.0, 0.20),
+    ]:
         reward = env.reward(torch.full((n,), hungry), torch.full((n,), action), gen)
         share_good = (reward == 1).double().mean().item()
         assert share_good == pytest.approx(p_good, abs=4 * (p_good * (1 - p_good) / n) ** 0.5)
@@ -50,7 +55,7 @@ def test_the_same_generator_seed_gives_the_same_hunger_and_rewards():
 def test_hunger_is_uniform_on_0_1():
     hunger = pg.HungerBandit().sample_hunger(100_000, torch.Generator().manual_seed(0))
     assert hunger.shape == (100_000,) and hunger.dtype == torch.float32
-    assert 0.0 <= hunger.min() and hunger.max() < 1.0
+    assert hunger.min() >= 0.0 and hunger.max() < 1.0
     assert hunger.mean().item() == pytest.approx(0.5, abs=0.005)
     assert (hunger < 0.1).float().mean().item() == pytest.approx(0.1, abs=0.005)
 
@@ -89,7 +94,11 @@ def test_stochastic_portions_without_a_generator_are_refused():
     "hunger, action, words",
     [
         (torch.tensor([0.2, float("nan")]), torch.tensor([0.0, 1.0]), "hunger must be finite"),
-        (torch.tensor([0.2, 0.7]), torch.tensor([0.0, 2.0]), "action must be 0 (Place A) or 1 (Place B)"),
+        (
+            torch.tensor([0.2, 0.7]),
+            torch.tensor([0.0, 2.0]),
+            "action must be 0 (Place A) or 1 (Place B)",
+        ),
         (torch.tensor([0, 1]), torch.tensor([0.0, 1.0]), "hunger must be a floating-point tensor"),
         (torch.zeros(0), torch.zeros(0), "N >= 1"),
     ],
@@ -104,7 +113,9 @@ def test_a_batch_size_that_is_not_a_positive_integer_is_refused():
         pg.HungerBandit().sample_hunger(0, torch.Generator())
 
 
-@pytest.mark.parametrize("good, bad", [(2.252173458620647e-06, -1.0), (0.1, -0.3), (1e30, -1e30), (7.0, 6.999999)])
+@pytest.mark.parametrize(
+    "good, bad", [(2.252173458620647e-06, -1.0), (0.1, -0.3), (1e30, -1e30), (7.0, 6.999999)]
+)
 def test_rewards_are_exactly_the_two_settings_rounded_to_the_dtype(good, bad):
     env = pg.HungerBandit(reward_good=good, reward_bad=bad)
     hunger = torch.tensor([0.2, 0.2, 0.8, 0.8])

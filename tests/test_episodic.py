@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import pg
+from pg.episodes import collect_episodes, env_spaces, make_envs
+
 from conftest import ROOT, read_events, read_scalars
-from pg.episodic import collect_episodes, env_spaces, make_envs
 
 
 def cartpole_policy(seed: int = 0) -> pg.MLPPolicy:
@@ -25,27 +26,40 @@ def test_a_batch_holds_one_whole_episode_per_environment():
     batch = collect_episodes(envs, cartpole_policy(), torch.Generator().manual_seed(0))
     envs.close()
     t = int(batch.lengths.max())
-    assert batch.obs.shape == (t, 6, 4) and batch.action.shape == batch.reward.shape == batch.valid.shape == (t, 6)
+    assert batch.obs.shape == (
+        t,
+        6,
+        4,
+    ) and batch.action.shape == batch.reward.shape == batch.valid.shape == (t, 6)
     assert batch.valid.sum(0).tolist() == batch.lengths.tolist()
     for i, n in enumerate(batch.lengths):
         assert batch.valid[:n, i].all() and not batch.valid[n:, i].any()  # one contiguous episode
         assert batch.done[:, i].nonzero().flatten().tolist() == [n - 1]  # ending at its last step
-    assert batch.reward.sum(0).tolist() == batch.returns.tolist() == batch.lengths.tolist()  # +1 per step
-    assert 8 <= batch.lengths.min() and batch.lengths.max() < 200  # an untrained policy falls soon
+    assert (
+        batch.reward.sum(0).tolist() == batch.returns.tolist() == batch.lengths.tolist()
+    )  # +1 per step
+    assert batch.lengths.min() >= 8 and batch.lengths.max() < 200  # an untrained policy falls soon
 
 
 def test_the_same_seed_gives_the_same_training_run():
-    runs = [pg.train_episodic(cartpole_policy(), total_steps=3000, seed=5, logdir=None) for _ in range(2)]
+    runs = [
+        pg.train_episodic(cartpole_policy(), total_steps=3000, seed=5, logdir=None)
+        for _ in range(2)
+    ]
     assert runs[0].history == runs[1].history and runs[0].env_steps == runs[1].env_steps
 
 
 def test_tensorboard_gets_one_point_per_finished_episode_against_environment_steps(logdir):
-    result = pg.train_episodic(cartpole_policy(), total_steps=2000, episodes_per_update=8, logdir=str(logdir))
+    result = pg.train_episodic(
+        cartpole_policy(), total_steps=2000, episodes_per_update=8, logdir=str(logdir)
+    )
     scalars = read_scalars(result.run_dir)
     returns = scalars["charts/episodic_return"]
     assert len(returns) == result.episodes == len(scalars["charts/episodic_length"])
     steps = [s for s, _ in returns]
-    assert steps == sorted(steps) and steps[-1] == result.env_steps  # the last episode ends the last batch
+    assert (
+        steps == sorted(steps) and steps[-1] == result.env_steps
+    )  # the last episode ends the last batch
     assert sum(v for _, v in scalars["charts/episodic_length"]) == result.env_steps
     for tag in ("loss/reinforce", "grad/norm", "charts/mean_return_100"):
         assert [s for s, _ in scalars[tag]] == result.history["step"], tag
@@ -58,7 +72,9 @@ def test_an_unknown_environment_or_a_mismatched_policy_is_refused_before_trainin
         pg.train_episodic(cartpole_policy(), env_id="NoSuchEnv-v0", logdir=str(logdir))
     with pytest.raises(pg.UsageError, match="must have a discrete action space"):
         env_spaces("Pendulum-v1")
-    with pytest.raises(pg.UsageError, match="4-wide observations and 2 actions; the policy expects 1 and 2"):
+    with pytest.raises(
+        pg.UsageError, match="4-wide observations and 2 actions; the policy expects 1 and 2"
+    ):
         pg.train_episodic(pg.HungerPolicy(), logdir=str(logdir))
     assert not logdir.exists()
 
@@ -68,7 +84,8 @@ def test_importing_pg_and_running_the_hunger_scripts_does_not_need_gymnasium(tmp
     code = (
         "import sys, runpy; sys.modules['gymnasium'] = None\n"  # any `import gymnasium` now fails
         "import pg\n"
-        f"sys.argv = ['train_reinforce.py', '--steps', '3', '--quiet', '--logdir', {str(tmp_path)!r}]\n"
+        "sys.argv = ['train_reinforce.py', '--steps', '3', '--quiet', '--logdir', "
+        f"{str(tmp_path)!r}]\n"
         f"runpy.run_path({str(ROOT / 'scripts' / 'train_reinforce.py')!r}, run_name='__main__')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -87,6 +104,9 @@ def test_cartpole_is_solved_with_the_defaults():
 def test_a_short_cartpole_run_learns_far_beyond_the_random_policy():
     result = pg.train_episodic(cartpole_policy(seed=2), seed=2, total_steps=20_000, logdir=None)
     assert not result.solved
-    first, last = result.history["charts/mean_return_100"][0], result.history["charts/mean_return_100"][-1]
+    first, last = (
+        result.history["charts/mean_return_100"][0],
+        result.history["charts/mean_return_100"][-1],
+    )
     assert first < 40  # an untrained policy: about 22 on average
     assert last > 60 and np.isfinite(result.history["loss/reinforce"]).all()

@@ -48,15 +48,19 @@ def test_quadrature_and_its_autograd_derivative_agree_with_the_closed_form(bias,
 def test_the_closed_form_derivative_matches_central_differences_of_j(bias, stochastic):
     env = pg.HungerBandit(stochastic_portions=stochastic)
     h = 1e-5
-    up, down = (exact.expected_reward_affine(env, 20.0, bias + d)[0].item() for d in (h, -h))
-    slope = exact.expected_reward_affine(env, 20.0, bias)[1].item()
+    up, down = (exact.expected_reward_affine(20.0, bias + d, **env.task)[0].item() for d in (h, -h))
+    slope = exact.expected_reward_affine(20.0, bias, **env.task)[1].item()
     assert slope == pytest.approx((up - down) / (2 * h), abs=1e-9)
 
 
 def test_stochastic_portions_give_the_golden_expected_rewards():
     env = pg.HungerBandit(stochastic_portions=True)
-    assert exact.expected_reward_affine(env, 20.0, 0.0)[0].item() == pytest.approx(0.045049, abs=5e-7)
-    assert exact.expected_reward_affine(env, 20.0, -10.0)[0].item() == pytest.approx(0.559897, abs=5e-7)
+    assert exact.expected_reward_affine(20.0, 0.0, **env.task)[0].item() == pytest.approx(
+        0.045049, abs=5e-7
+    )
+    assert exact.expected_reward_affine(20.0, -10.0, **env.task)[0].item() == pytest.approx(
+        0.559897, abs=5e-7
+    )
     quadrature = env.expected_reward(SameLogits(bias=-10.0, dtype=torch.float64)).item()
     assert quadrature == pytest.approx(0.559897, abs=5e-7)
 
@@ -74,17 +78,19 @@ def test_a_monte_carlo_average_of_rewards_agrees_with_the_exact_j():
 
 @pytest.mark.parametrize("stochastic", [False, True])
 def test_the_optimal_bias_for_weight_20_is_minus_10(stochastic):
-    assert pg.HungerBandit(stochastic_portions=stochastic).optimal_bias(20.0) == pytest.approx(-10.0, abs=1e-9)
+    assert pg.HungerBandit(stochastic_portions=stochastic).optimal_bias(20.0) == pytest.approx(
+        -10.0, abs=1e-9
+    )
 
 
 @pytest.mark.parametrize("threshold, weight", [(0.3, 20.0), (0.7, 8.0), (0.5, 3.0)])
 def test_the_optimal_bias_is_where_the_derivative_vanishes_and_j_is_highest(threshold, weight):
     env = pg.HungerBandit(threshold=threshold)
     best = env.optimal_bias(weight)
-    j, slope = (v.item() for v in exact.expected_reward_affine(env, weight, best))
+    j, slope = (v.item() for v in exact.expected_reward_affine(weight, best, **env.task))
     assert abs(slope) < 1e-12
     for nudge in (-0.05, 0.05):
-        assert exact.expected_reward_affine(env, weight, best + nudge)[0].item() < j
+        assert exact.expected_reward_affine(weight, best + nudge, **env.task)[0].item() < j
 
 
 def test_when_j_keeps_rising_the_optimal_bias_is_unbounded():
@@ -96,4 +102,6 @@ def test_the_best_reward_is_0_861380_for_the_bias_alone_and_1_for_a_free_policy(
     env = pg.HungerBandit()
     assert env.optimal_reward(pg.HungerPolicy()) == pytest.approx(0.861380, abs=5e-7)
     assert env.optimal_reward(pg.HungerPolicy(train_weight=True)) == 1.0
-    assert pg.HungerBandit(stochastic_portions=True).optimal_reward(pg.HungerPolicy(train_weight=True)) == pytest.approx(0.65)
+    assert pg.HungerBandit(stochastic_portions=True).optimal_reward(
+        pg.HungerPolicy(train_weight=True)
+    ) == pytest.approx(0.65)

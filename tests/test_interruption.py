@@ -1,4 +1,4 @@
-"""Interrupted and failed runs: Ctrl-C and SIGTERM, non-finite values, a full disk. Nothing is lost."""
+"""Interrupted and failed runs: Ctrl-C, SIGTERM, non-finite values, a full disk. Nothing is lost."""
 
 from __future__ import annotations
 
@@ -11,16 +11,33 @@ import pytest
 import torch
 
 import pg
+from pg.run import checkpoint
+
 from conftest import ROOT, read_scalars, run_main
-from pg import checkpoint
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_mid_run_saves_a_checkpoint_flushes_events_and_says_how_to_resume(tmp_path, sig, code):
-    command = [sys.executable, str(ROOT / "scripts" / "train_reinforce.py"), "--steps", "1000000", "--batch-size", "256",
-               "--log-every", "50", "--save-every", "0", "--run-name", "long"]
-    run = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def test_a_signal_mid_run_saves_a_checkpoint_flushes_events_and_says_how_to_resume(
+    tmp_path, sig, code
+):
+    command = [
+        sys.executable,
+        str(ROOT / "scripts" / "train_reinforce.py"),
+        "--steps",
+        "1000000",
+        "--batch-size",
+        "256",
+        "--log-every",
+        "50",
+        "--save-every",
+        "0",
+        "--run-name",
+        "long",
+    ]
+    run = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     for line in run.stdout:  # wait until training has started
         if line.startswith("step"):
             break
@@ -31,13 +48,31 @@ def test_a_signal_mid_run_saves_a_checkpoint_flushes_events_and_says_how_to_resu
     stopped = next(line for line in out.splitlines() if line.startswith("stopped by"))
     assert stopped.startswith(f"stopped by {sig.name} after ")
     done = int(stopped.split()[4])
-    assert "resume with: python scripts/train_reinforce.py --resume logs/reinforce/long --steps 1000000" in out
+    assert (
+        "resume with: python scripts/train_reinforce.py --resume logs/reinforce/long "
+        "--steps 1000000" in out
+    )
     run_dir = tmp_path / "logs" / "reinforce" / "long"
     assert checkpoint.load(run_dir, "reinforce").step == done  # saved at the step it stopped after
     logged = [s for s, _ in read_scalars(run_dir)["policy/bias"]]
-    assert logged[-1] <= done - 1 and len(logged) == (done - 1) // 50 + 1  # every point up to the stop
-    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "train_reinforce.py"), "--resume", str(run_dir),
-                            "--steps", str(done + 20), "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (
+        logged[-1] <= done - 1 and len(logged) == (done - 1) // 50 + 1
+    )  # every point up to the stop
+    again = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "train_reinforce.py"),
+            "--resume",
+            str(run_dir),
+            "--steps",
+            str(done + 20),
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0, again.stderr
     assert checkpoint.load(run_dir, "reinforce").step == done + 20
 
@@ -56,10 +91,14 @@ class NanAfter(pg.HungerPolicy):
         return out * float("nan") if self.batches >= self.bad and obs.shape[0] == self.size else out
 
 
-def test_a_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(logdir):
+def test_a_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_good_checkpoint(
+    logdir,
+):
     policy = NanAfter(bad=17, size=64)  # the 17th batch is step 16
     with pytest.raises(checkpoint.NonFiniteError) as caught:
-        pg.train_reinforce(policy, steps=100, batch_size=64, log_every=1000, save_every=5, logdir=str(logdir))
+        pg.train_reinforce(
+            policy, steps=100, batch_size=64, log_every=1000, save_every=5, logdir=str(logdir)
+        )
     message = str(caught.value)
     assert message.startswith("non-finite loss at step 16: nan; the last good checkpoint is ")
     assert message.endswith("checkpoint.pt (step 15)")
@@ -70,8 +109,13 @@ def test_a_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_goo
 
 
 def test_supervised_and_episodic_training_stop_at_the_first_non_finite_value_too(logdir):
-    with pytest.raises(checkpoint.NonFiniteError, match="non-finite loss at step 3: nan; no checkpoint had been saved yet"):
-        pg.train_supervised(NanAfter(bad=4, size=4), *pg.article_data(), steps=50, logdir=str(logdir))
+    with pytest.raises(
+        checkpoint.NonFiniteError,
+        match="non-finite loss at step 3: nan; no checkpoint had been saved yet",
+    ):
+        pg.train_supervised(
+            NanAfter(bad=4, size=4), *pg.article_data(), steps=50, logdir=str(logdir)
+        )
 
     class NanMLP(pg.MLPPolicy):
         def logits(self, obs):
@@ -93,21 +137,35 @@ def test_a_diverging_run_ends_the_script_with_one_line_and_exit_1(tmp_path, monk
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(pg.HungerPolicy, "logits", diverging)
-    code, out, err = run_main("train_reinforce", "--save-every", "20", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main(
+        "train_reinforce", "--save-every", "20", "--quiet", monkeypatch=monkeypatch, capsys=capsys
+    )
     assert (code, out) == (1, "")
-    assert err.startswith("train_reinforce.py: error: non-finite loss at step 30: nan; the last good checkpoint is logs/reinforce/")
+    assert err.startswith(
+        "train_reinforce.py: error: non-finite loss at step 30: nan; the last good "
+        "checkpoint is logs/reinforce/"
+    )
     assert err.endswith("checkpoint.pt (step 20)\n") and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("failure", [errno.ENOSPC, errno.EROFS])
-def test_a_full_or_read_only_disk_gives_one_clear_line_not_a_traceback(tmp_path, monkeypatch, capsys, failure):
+def test_a_full_or_read_only_disk_gives_one_clear_line_not_a_traceback(
+    tmp_path, monkeypatch, capsys, failure
+):
     def refuse(*args, **kwargs):
-        raise OSError(failure, {errno.ENOSPC: "No space left on device", errno.EROFS: "Read-only file system"}[failure])
+        raise OSError(
+            failure,
+            {errno.ENOSPC: "No space left on device", errno.EROFS: "Read-only file system"}[
+                failure
+            ],
+        )
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(torch, "save", refuse)
     code, out, err = run_main("train_supervised", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err
-    assert err.startswith("train_supervised.py: error: [Errno") and ("No space left" in err or "Read-only" in err)
+    assert err.startswith("train_supervised.py: error: [Errno") and (
+        "No space left" in err or "Read-only" in err
+    )
     (run_dir,) = (tmp_path / "logs" / "supervised").iterdir()
     assert "loss/mse" in read_scalars(run_dir)  # the events written before the failure are on disk

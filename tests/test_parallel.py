@@ -9,14 +9,22 @@ import pytest
 import torch
 
 import pg
+from pg.run import parallel
+
 from conftest import ROOT, only_run_dir, run_main
-from pg import parallel
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def torchrun(*args: str, cwd) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        *args,
+    ]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -40,10 +48,16 @@ def test_one_process_is_a_world_of_one_and_keeps_its_seed():
     assert len(seeds) == 4 and all(0 <= s < 2**63 for s in seeds)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
-def test_asking_a_script_for_cuda_without_a_gpu_exits_2_with_one_line(tmp_path, monkeypatch, capsys):
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the message on a machine without CUDA"
+)
+def test_asking_a_script_for_cuda_without_a_gpu_exits_2_with_one_line(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main("train_reinforce", "--device", "cuda", monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main(
+        "train_reinforce", "--device", "cuda", monkeypatch=monkeypatch, capsys=capsys
+    )
     assert (code, out) == (2, "") and err.strip().endswith("CUDA is not available on this machine")
     assert not (tmp_path / "logs").exists()
 
@@ -51,23 +65,39 @@ def test_asking_a_script_for_cuda_without_a_gpu_exits_2_with_one_line(tmp_path, 
 @pytest.mark.slow
 @pytest.mark.parametrize("trainer", ["reinforce", "episodic"])
 def test_two_torchrun_processes_end_with_identical_parameters(tmp_path, trainer):
-    done = torchrun(str(ROOT / "tests" / "helpers" / "ddp_worker.py"), str(tmp_path), trainer, cwd=tmp_path)
+    done = torchrun(
+        str(ROOT / "tests" / "helpers" / "ddp_worker.py"), str(tmp_path), trainer, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     assert ranks[0]["world"] == ranks[1]["world"] == 2
     for name, value in ranks[0]["state"].items():
-        assert torch.equal(value, ranks[1]["state"][name]), name  # started different, stayed in step
+        assert torch.equal(value, ranks[1]["state"][name]), (
+            name
+        )  # started different, stayed in step
     if trainer == "reinforce":
         assert abs(ranks[0]["state"]["bias"].item() + 10) < 0.25  # and converged
         assert ranks[0]["average_reward"] != ranks[1]["average_reward"]  # each rank sampled its own
     else:
-        assert ranks[0]["episodes"] == ranks[1]["episodes"] and ranks[0]["episodes"] % 16 == 0  # 2 ranks x 8
-        assert ranks[0]["env_steps"] == ranks[1]["env_steps"] >= 6000  # they counted, and stopped, together
+        assert (
+            ranks[0]["episodes"] == ranks[1]["episodes"] and ranks[0]["episodes"] % 16 == 0
+        )  # 2 ranks x 8
+        assert (
+            ranks[0]["env_steps"] == ranks[1]["env_steps"] >= 6000
+        )  # they counted, and stopped, together
 
 
 @pytest.mark.slow
 def test_the_reinforce_script_under_torchrun_writes_one_run_and_prints_once(tmp_path):
-    done = torchrun(str(ROOT / "scripts" / "train_reinforce.py"), "--steps", "100", "--logdir", "runs", "--quiet", cwd=tmp_path)
+    done = torchrun(
+        str(ROOT / "scripts" / "train_reinforce.py"),
+        "--steps",
+        "100",
+        "--logdir",
+        "runs",
+        "--quiet",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("final bias") == 1
     assert abs(float(done.stdout.split()[2]) + 10) < 0.25
@@ -79,7 +109,9 @@ def test_reinforce_trains_on_the_gpu_and_stays_there():
     policy = pg.HungerPolicy(device="cuda")
     result = pg.train_reinforce(policy, logdir=None)
     assert policy.bias.device.type == "cuda"
-    assert abs(policy.bias.item() + 10) < 0.25 and abs(result.expected_reward / 0.861380 - 1) < 0.001
+    assert (
+        abs(policy.bias.item() + 10) < 0.25 and abs(result.expected_reward / 0.861380 - 1) < 0.001
+    )
 
 
 @CUDA

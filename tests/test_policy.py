@@ -42,7 +42,11 @@ def test_hunger_of_shape_n_and_n_by_1_give_the_same_output_of_shape_n():
 @pytest.mark.parametrize(
     "obs, error, words",
     [
-        (torch.tensor([0, 1]), ValueError, ["floating-point", "(N,) or (N, 1)", "torch.int64", "(2,)"]),
+        (
+            torch.tensor([0, 1]),
+            ValueError,
+            ["floating-point", "(N,) or (N, 1)", "torch.int64", "(2,)"],
+        ),
         (torch.zeros(3, 2), ValueError, ["(N,) or (N, 1)", "(3, 2)"]),
         (torch.zeros(2, 1, 1), ValueError, ["(N,) or (N, 1)", "(2, 1, 1)"]),
         (torch.zeros(0), ValueError, ["at least one", "(0, 1)"]),
@@ -64,13 +68,21 @@ def test_distribution_log_probs_agree_with_log_p_and_log_one_minus_p(bias):
     z = [20 * h + bias for h in hunger.tolist()]
     log_p_b = [-math.log1p(math.exp(-v)) for v in z]  # log sigmoid(z), exact in float64 here
     log_p_a = [-math.log1p(math.exp(v)) for v in z]  # log(1 - sigmoid(z))
-    assert dist.log_prob(torch.ones(11, dtype=torch.float64)).tolist() == pytest.approx(log_p_b, rel=1e-12)
-    assert dist.log_prob(torch.zeros(11, dtype=torch.float64)).tolist() == pytest.approx(log_p_a, rel=1e-12)
+    assert dist.log_prob(torch.ones(11, dtype=torch.float64)).tolist() == pytest.approx(
+        log_p_b, rel=1e-12
+    )
+    assert dist.log_prob(torch.zeros(11, dtype=torch.float64)).tolist() == pytest.approx(
+        log_p_a, rel=1e-12
+    )
     p_b = policy(hunger)
     torch.testing.assert_close(dist.probs, p_b)
     if bias <= 0:  # where 1 - p(B) is not a cancellation, the naive formulas agree too
-        torch.testing.assert_close(dist.log_prob(torch.zeros(11, dtype=torch.float64)), torch.log1p(-p_b))
-        torch.testing.assert_close(dist.log_prob(torch.ones(11, dtype=torch.float64)), torch.log(p_b))
+        torch.testing.assert_close(
+            dist.log_prob(torch.zeros(11, dtype=torch.float64)), torch.log1p(-p_b)
+        )
+        torch.testing.assert_close(
+            dist.log_prob(torch.ones(11, dtype=torch.float64)), torch.log(p_b)
+        )
 
 
 def test_log_prob_stays_finite_and_exact_where_p_b_rounds_to_one_in_float32():
@@ -109,7 +121,9 @@ class WrongShape(pg.Policy):
 
 
 def test_a_hook_that_returns_the_wrong_shape_gets_an_error_naming_the_hook():
-    with pytest.raises(ValueError, match=r"WrongShape\.logits\(obs\) must return shape \(3,\).*got \(3, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"WrongShape\.logits\(obs\) must return shape \(3,\).*got \(3, 1\)"
+    ):
         WrongShape()(torch.zeros(3))
 
 
@@ -124,7 +138,9 @@ def test_non_finite_observations_are_refused_unless_the_caller_vouches_for_them(
         policy(torch.tensor([0.5, float("nan")]))
     with pytest.raises(ValueError, match="obs must be finite"):
         policy.distribution(torch.tensor([float("inf")]))
-    assert policy.distribution(torch.tensor([float("nan")]), check_values=False).logits.isnan().all()
+    assert (
+        policy.distribution(torch.tensor([float("nan")]), check_values=False).logits.isnan().all()
+    )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device")

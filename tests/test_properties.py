@@ -19,15 +19,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pg
-from conftest import _script_module
-from pg import cli
+from pg.run import cli
 
-PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+from conftest import _script_module
+
+PROPERTY = settings(
+    max_examples=300,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True, width=64),
-    st.integers(min_value=-10**6, max_value=10**6),
+    st.integers(min_value=-(10**6), max_value=10**6),
 )
 junk = st.one_of(numbers.map(str), st.text(alphabet="0123456789.-+eEnaif x,", max_size=8))
 
@@ -81,7 +87,12 @@ def test_the_parser_returns_valid_settings_or_exits_2_with_one_line(tokens):
         assert e.code == 2
         assert len(err.getvalue().splitlines()) == 1 and err.getvalue().startswith(" ") is False
         return
-    assert args.steps >= 1 and args.batch_size >= 1 and 0 < args.lr <= 1e6 and math.isfinite(args.weight)
+    assert (
+        args.steps >= 1
+        and args.batch_size >= 1
+        and 0 < args.lr <= 1e6
+        and math.isfinite(args.weight)
+    )
     assert 0 <= args.threshold <= 1 and args.reward_good > args.reward_bad
     assert args.optimizer in ("sgd", "adam") and args.baseline in ("none", "mean")
 
@@ -117,8 +128,12 @@ def test_the_data_loader_returns_clean_labels_or_names_the_file_and_line(file):
 
 # --- the policy -----------------------------------------------------------------------------------
 
-dtypes = mostly(st.sampled_from([torch.float32, torch.float64]), st.sampled_from([torch.int64, torch.bool]))
-values = mostly(st.floats(-20, 20, width=32), st.floats(allow_nan=True, allow_infinity=True, width=32))
+dtypes = mostly(
+    st.sampled_from([torch.float32, torch.float64]), st.sampled_from([torch.int64, torch.bool])
+)
+values = mostly(
+    st.floats(-20, 20, width=32), st.floats(allow_nan=True, allow_infinity=True, width=32)
+)
 
 
 @st.composite
@@ -130,17 +145,23 @@ def tensors(draw, length=None):
     numel = math.prod(shape)
     data = draw(st.lists(values, min_size=numel, max_size=numel))
     t = torch.tensor(data, dtype=torch.float64).reshape(shape)
-    return t.to(dtype) if dtype.is_floating_point else torch.nan_to_num(t).clamp(-100, 100).to(dtype)
+    return (
+        t.to(dtype) if dtype.is_floating_point else torch.nan_to_num(t).clamp(-100, 100).to(dtype)
+    )
 
 
 def finite_vector(n: int, dtype: torch.dtype):
-    return st.lists(st.floats(-20, 20), min_size=n, max_size=n).map(lambda v: torch.tensor(v, dtype=dtype))
+    return st.lists(st.floats(-20, 20), min_size=n, max_size=n).map(
+        lambda v: torch.tensor(v, dtype=dtype)
+    )
 
 
 good_pairs = st.tuples(st.integers(1, 5), st.sampled_from([torch.float32, torch.float64])).flatmap(
     lambda nd: st.tuples(finite_vector(*nd), finite_vector(*nd))
 )
-pairs = st.one_of(good_pairs, good_pairs, st.integers(1, 5).flatmap(lambda n: st.tuples(tensors(n), tensors(n))))
+pairs = st.one_of(
+    good_pairs, good_pairs, st.integers(1, 5).flatmap(lambda n: st.tuples(tensors(n), tensors(n)))
+)
 
 
 @PROPERTY
@@ -160,8 +181,15 @@ def test_the_policy_gives_probabilities_or_refuses_the_observations(obs, weight,
 # --- the environment ------------------------------------------------------------------------------
 
 good_env = st.tuples(
-    st.floats(0, 1), st.floats(-10, 10), st.floats(1e-3, 10), st.booleans(), st.floats(0, 1), st.floats(0, 1)
-).map(lambda v: (v[0], v[1] + v[2], v[1], v[3], v[4], v[5]))  # reward_good = reward_bad + a positive gap
+    st.floats(0, 1),
+    st.floats(-10, 10),
+    st.floats(1e-3, 10),
+    st.booleans(),
+    st.floats(0, 1),
+    st.floats(0, 1),
+).map(
+    lambda v: (v[0], v[1] + v[2], v[1], v[3], v[4], v[5])
+)  # reward_good = reward_bad + a positive gap
 any_env = st.tuples(unit, small, small, st.booleans(), unit, unit)
 
 
@@ -177,18 +205,24 @@ def test_the_environment_is_refused_or_rewards_within_its_bounds(settings_, bias
     gen = torch.Generator().manual_seed(0)
     hunger = env.sample_hunger(256, gen)
     reward = env.reward(hunger, (hunger > 0.5).float(), gen)
-    assert set(reward.tolist()) <= {float(torch.tensor(good, dtype=torch.float32)), float(torch.tensor(bad, dtype=torch.float32))}
+    assert set(reward.tolist()) <= {
+        float(torch.tensor(good, dtype=torch.float32)),
+        float(torch.tensor(bad, dtype=torch.float32)),
+    }
     policy = pg.HungerPolicy(weight=weight, bias=bias, dtype=torch.float64)
     j = env.expected_reward(policy).item()
     assert math.isfinite(j) and bad - 1e-9 * abs(bad) <= j <= good + 1e-9 * abs(good)
     best = env.optimal_bias(weight)
     assert not math.isnan(best)
     if math.isfinite(best):
-        at_best = env.expected_reward(pg.HungerPolicy(weight=weight, bias=best, dtype=torch.float64)).item()
+        at_best = env.expected_reward(
+            pg.HungerPolicy(weight=weight, bias=best, dtype=torch.float64)
+        ).item()
         assert at_best >= j - 1e-9 * max(1.0, abs(good - bad))
 
 
 # --- the losses -----------------------------------------------------------------------------------
+
 
 @PROPERTY
 @given(pairs, st.one_of(st.none(), values))
@@ -205,8 +239,13 @@ def test_the_reinforce_loss_is_finite_or_refuses_its_inputs(pair, baseline):
 @PROPERTY
 @given(st.integers(1, 6), st.integers(1, 3), st.floats(0, 1), st.data())
 def test_reward_to_go_matches_a_plain_loop_and_normalisation_stays_finite(t, n, gamma, data):
-    reward = torch.tensor(data.draw(st.lists(st.floats(-1e6, 1e6), min_size=t * n, max_size=t * n)), dtype=torch.float64).reshape(t, n)
-    done = torch.tensor(data.draw(st.lists(st.booleans(), min_size=t * n, max_size=t * n))).reshape(t, n)
+    reward = torch.tensor(
+        data.draw(st.lists(st.floats(-1e6, 1e6), min_size=t * n, max_size=t * n)),
+        dtype=torch.float64,
+    ).reshape(t, n)
+    done = torch.tensor(data.draw(st.lists(st.booleans(), min_size=t * n, max_size=t * n))).reshape(
+        t, n
+    )
     out = pg.reward_to_go(reward, done, gamma)
     for i in range(n):
         running = 0.0

@@ -26,4 +26,7 @@ def test_the_readme_has_complete_python_examples():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_a_readme_python_example_runs(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # anything an example writes lands in a temporary folder
-    exec(compile(BLOCKS[index], f"README.md python block {index}", "exec"), {"__name__": "__readme__"})
+    exec(
+        compile(BLOCKS[index], f"README.md python block {index}", "exec"),
+        {"__name__": "__readme__"},
+    )

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import pg
+
 from conftest import read_events, read_scalars
 
 J_OPT = 0.861380  # exact optimum of the expected reward, weight 20 (example.md)
@@ -15,9 +16,13 @@ J_OPT_STOCHASTIC = 0.559897
 
 
 @pytest.mark.parametrize("stochastic, optimum", [(False, J_OPT), (True, J_OPT_STOCHASTIC)])
-def test_the_defaults_reach_bias_minus_10_and_within_1_percent_of_the_best_reward(stochastic, optimum):
+def test_the_defaults_reach_bias_minus_10_and_within_1_percent_of_the_best_reward(
+    stochastic, optimum
+):
     policy = pg.HungerPolicy()
-    result = pg.train_reinforce(policy, pg.HungerBandit(stochastic_portions=stochastic), logdir=None)
+    result = pg.train_reinforce(
+        policy, pg.HungerBandit(stochastic_portions=stochastic), logdir=None
+    )
     assert abs(policy.bias.item() + 10) < 0.25
     assert result.optimal_reward == pytest.approx(optimum, abs=5e-7)
     assert abs(result.average_reward / optimum - 1) < 0.01
@@ -28,7 +33,9 @@ def test_the_defaults_reach_bias_minus_10_and_within_1_percent_of_the_best_rewar
 def test_the_same_seed_gives_an_identical_bias_trajectory_and_another_seed_does_not():
     def trajectory(seed):
         policy = pg.HungerPolicy()
-        result = pg.train_reinforce(policy, steps=40, batch_size=256, log_every=1, seed=seed, logdir=None)
+        result = pg.train_reinforce(
+            policy, steps=40, batch_size=256, log_every=1, seed=seed, logdir=None
+        )
         return result.history["policy/bias"] + [policy.bias.item()]
 
     assert trajectory(3) == trajectory(3)
@@ -37,7 +44,10 @@ def test_the_same_seed_gives_an_identical_bias_trajectory_and_another_seed_does_
 
 def test_stochastic_portions_are_reproducible_too():
     env = pg.HungerBandit(stochastic_portions=True)
-    runs = [pg.train_reinforce(pg.HungerPolicy(), env, steps=20, batch_size=64, seed=1, logdir=None) for _ in range(2)]
+    runs = [
+        pg.train_reinforce(pg.HungerPolicy(), env, steps=20, batch_size=64, seed=1, logdir=None)
+        for _ in range(2)
+    ]
     assert runs[0].history == runs[1].history
 
 
@@ -46,7 +56,9 @@ def test_the_article_s_procedure_one_sample_and_lr_1_hovers_around_minus_10():
     # batch 1, lr 1: every update is a single guess, so the bias wanders (about -12.5 to -7.3)
     # but its average settles at the optimum, "hovering around -10" as the article says
     policy = pg.HungerPolicy()
-    result = pg.train_reinforce(policy, batch_size=1, lr=1.0, steps=3000, log_every=1, seed=0, logdir=None)
+    result = pg.train_reinforce(
+        policy, batch_size=1, lr=1.0, steps=3000, log_every=1, seed=0, logdir=None
+    )
     late = result.history["policy/bias"][1500:]
     assert abs(sum(late) / len(late) + 10) < 0.5
     assert max(late) < -6 and min(late) > -14
@@ -66,11 +78,13 @@ def test_training_the_weight_too_beats_the_best_the_bias_alone_can_do():
     assert result.optimal_reward == 1.0
     assert result.expected_reward > J_OPT + 0.02
     assert policy.weight.item() > 20.0
-    assert -policy.bias.item() / policy.weight.item() == pytest.approx(0.5, abs=0.02)  # boundary at 0.5
+    assert -policy.bias.item() / policy.weight.item() == pytest.approx(
+        0.5, abs=0.02
+    )  # boundary at 0.5
 
 
 class OwnShift(pg.HungerPolicy):
-    """A subclass written here: its logits ignore the built-in bias and use a parameter of its own."""
+    """Its logits ignore the built-in bias and use a parameter of its own."""
 
     def __init__(self):
         super().__init__()
@@ -85,22 +99,49 @@ def test_a_subclass_whose_logits_ignore_the_bias_trains_unchanged(logdir):
     result = pg.train_reinforce(policy, logdir=str(logdir))
     assert abs(policy.shift.item() + 10) < 0.25
     assert policy.bias.item() == 0.0 and policy.bias.grad is None  # untouched, no gradient
-    assert abs(result.expected_reward / J_OPT - 1) < 0.001  # by quadrature: logits are not HungerPolicy's
+    assert (
+        abs(result.expected_reward / J_OPT - 1) < 0.001
+    )  # by quadrature: logits are not HungerPolicy's
     scalars = read_scalars(result.run_dir)
     assert "grad/shift" in scalars and "grad/bias" not in scalars
     assert scalars["reward/expected"][-1][1] == pytest.approx(result.history["reward/expected"][-1])
 
 
 def test_tensorboard_events_hold_every_tag_at_every_logging_step(logdir):
-    result = pg.train_reinforce(pg.HungerPolicy(), steps=23, batch_size=512, log_every=5, baseline="mean", logdir=str(logdir))
+    result = pg.train_reinforce(
+        pg.HungerPolicy(),
+        steps=23,
+        batch_size=512,
+        log_every=5,
+        baseline="mean",
+        logdir=str(logdir),
+    )
     scalars = read_scalars(result.run_dir)
-    tags = {"policy/bias", "grad/bias", "reward/average", "reward/expected", "reward/optimal", "loss/reinforce",
-            "p_b/hunger_0", "p_b/hunger_0.1", "p_b/hunger_0.9", "p_b/hunger_1"}
+    tags = {
+        "policy/bias",
+        "grad/bias",
+        "reward/average",
+        "reward/expected",
+        "reward/optimal",
+        "loss/reinforce",
+        "p_b/hunger_0",
+        "p_b/hunger_0.1",
+        "p_b/hunger_0.9",
+        "p_b/hunger_1",
+    }
     assert tags <= set(scalars)
     for tag in tags:
         assert [step for step, _ in scalars[tag]] == [0, 5, 10, 15, 20, 22], tag
-    assert [s for s, _ in scalars["reward/baseline"]] == [5, 10, 15, 20, 22]  # none before the first batch
-    assert scalars["reward/expected"][0][1] == pytest.approx(0.069306, abs=1e-6)  # exact J at bias 0
+    assert [s for s, _ in scalars["reward/baseline"]] == [
+        5,
+        10,
+        15,
+        20,
+        22,
+    ]  # none before the first batch
+    assert scalars["reward/expected"][0][1] == pytest.approx(
+        0.069306, abs=1e-6
+    )  # exact J at bias 0
     assert [v for _, v in scalars["reward/optimal"]] == pytest.approx([J_OPT] * 6, abs=1e-6)
     assert scalars["grad/bias"][0][1] == pytest.approx(0.05, abs=0.05)  # -dJ/db = 0.04999, noisy
     acc = read_events(result.run_dir)

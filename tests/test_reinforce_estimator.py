@@ -31,7 +31,12 @@ def batch_gradients(bias: float, env: pg.HungerBandit, baseline: str, seed: int)
         dist = policy.distribution(hunger)
         action = pg.sample_actions(dist, gen)
         reward = env.reward(hunger, action, gen)
-        b = {"none": None, "exact J": exact_j, "running mean": running.value, "uses this batch's actions": reward * action}[baseline]
+        b = {
+            "none": None,
+            "exact J": exact_j,
+            "running mean": running.value,
+            "uses this batch's actions": reward * action,
+        }[baseline]
         policy.zero_grad()
         pg.reinforce_loss(dist.log_prob(action), reward, b).backward()
         grads.append(policy.bias.grad.item())
@@ -42,7 +47,9 @@ def batch_gradients(bias: float, env: pg.HungerBandit, baseline: str, seed: int)
 @pytest.mark.parametrize("baseline", ["none", "exact J", "running mean"])
 @pytest.mark.parametrize("stochastic", [False, True])
 @pytest.mark.parametrize("bias", [0.0, -5.0, -12.0])
-def test_the_mean_reinforce_gradient_matches_minus_the_exact_dj_db_within_4_standard_errors(bias, stochastic, baseline):
+def test_the_mean_reinforce_gradient_matches_minus_the_exact_dj_db_within_4_standard_errors(
+    bias, stochastic, baseline
+):
     env = pg.HungerBandit(stochastic_portions=stochastic)
     grads = batch_gradients(bias, env, baseline, seed=11)
     exact = -env.expected_reward_grad_bias(pg.HungerPolicy(bias=bias, dtype=torch.float64)).item()
@@ -61,10 +68,14 @@ def test_a_baseline_that_depends_on_this_batch_s_actions_is_caught_as_biased():
 
 
 @pytest.mark.parametrize("baseline", [0.0, 0.7])
-def test_each_single_sample_guess_is_minus_the_gradient_of_reinforce_loss_on_that_round_alone(baseline):
+def test_each_single_sample_guess_is_minus_the_gradient_of_reinforce_loss_on_that_round_alone(
+    baseline,
+):
     env = pg.HungerBandit(stochastic_portions=True)
     policy = pg.HungerPolicy(bias=-3.0, dtype=torch.float64)
-    guesses = single_sample_gradients(policy, env, 12, torch.Generator().manual_seed(8), baseline=baseline)
+    guesses = single_sample_gradients(
+        policy, env, 12, torch.Generator().manual_seed(8), baseline=baseline
+    )
     gen = torch.Generator().manual_seed(8)  # replay the same draws, one round at a time
     hunger = env.sample_hunger(12, gen, torch.float64)
     action = pg.sample_actions(policy.distribution(hunger), gen)
@@ -87,11 +98,13 @@ def test_single_sample_guesses_average_to_the_exact_derivative(bias):
 
 
 def variance_ratio(bias: float, env: pg.HungerBandit) -> float:
-    """Var(single-sample guess with baseline = exact J) / Var(without), from 200,000 guesses each."""
+    """Var(single-sample guess with baseline = exact J) / Var(without), 200,000 guesses each."""
     policy = pg.HungerPolicy(bias=bias, dtype=torch.float64)
     j = env.expected_reward(policy).item()
     plain = single_sample_gradients(policy, env, 200_000, torch.Generator().manual_seed(4))
-    based = single_sample_gradients(policy, env, 200_000, torch.Generator().manual_seed(4), baseline=j)
+    based = single_sample_gradients(
+        policy, env, 200_000, torch.Generator().manual_seed(4), baseline=j
+    )
     return (based.var() / plain.var()).item()
 
 
@@ -104,10 +117,14 @@ def test_a_mean_reward_baseline_cuts_the_variance_when_rewards_sit_far_from_zero
     assert variance_ratio(-10.0, env) == pytest.approx(2.603, abs=0.1)
 
 
-def test_with_plus_minus_1_rewards_the_baseline_helps_little_at_the_start_and_hurts_near_the_optimum():
+def test_with_plus_minus_1_rewards_the_baseline_helps_little_at_the_start_and_hurts_near_the_optimum():  # noqa: E501
     env = pg.HungerBandit()
-    assert variance_ratio(0.0, env) == pytest.approx(0.928, abs=0.03)  # J = 0.07: little to subtract
-    assert variance_ratio(-10.0, env) == pytest.approx(2.603, abs=0.1)  # J = 0.86: the wrong constant
+    assert variance_ratio(0.0, env) == pytest.approx(
+        0.928, abs=0.03
+    )  # J = 0.07: little to subtract
+    assert variance_ratio(-10.0, env) == pytest.approx(
+        2.603, abs=0.1
+    )  # J = 0.86: the wrong constant
 
 
 @pytest.mark.parametrize("bias", [0.0, -5.0, -12.0])

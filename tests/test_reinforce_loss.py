@@ -16,7 +16,9 @@ def test_the_walkthrough_reproduces_the_article_0_then_minus_0_5_then_minus_1_12
         (0.0, 0.5, 0.2, "A", 1.0, 0.5, 0.5, -0.5),
         (-0.5, 0.377541, 0.9, "B", -1.0, -0.622459, 0.622459, -1.122459),
     ]
-    for got, (bias, p_b, u, action, reward, derivative, times_reward, new_bias) in zip((first, second), expected):
+    for got, (bias, p_b, u, action, reward, derivative, times_reward, new_bias) in zip(
+        (first, second), expected
+    ):
         assert (got.u, got.action, got.reward) == (u, action, reward)
         assert got.bias == pytest.approx(bias, abs=1e-6)
         assert got.p_b == pytest.approx(p_b, abs=1e-6)
@@ -30,11 +32,16 @@ def test_the_walkthrough_reproduces_the_article_0_then_minus_0_5_then_minus_1_12
 @pytest.mark.parametrize("bias", [0.0, -0.5, -3.0, -10.0, 4.0])
 @pytest.mark.parametrize("hunger", [0.0, 0.3, 0.8])
 @pytest.mark.parametrize("action, reward", [(0.0, 1.0), (0.0, -1.0), (1.0, 1.0), (1.0, -2.0)])
-def test_autograd_gradient_of_the_loss_is_the_hand_derivative_times_the_reward(bias, hunger, action, reward):
+def test_autograd_gradient_of_the_loss_is_the_hand_derivative_times_the_reward(
+    bias, hunger, action, reward
+):
     policy = pg.HungerPolicy(bias=bias, dtype=torch.float64)
     obs = torch.tensor([hunger], dtype=torch.float64)
     dist = policy.distribution(obs)
-    pg.reinforce_loss(dist.log_prob(torch.tensor([action], dtype=torch.float64)), torch.tensor([reward], dtype=torch.float64)).backward()
+    pg.reinforce_loss(
+        dist.log_prob(torch.tensor([action], dtype=torch.float64)),
+        torch.tensor([reward], dtype=torch.float64),
+    ).backward()
     p_b = torch.sigmoid(torch.tensor(20.0 * hunger + bias, dtype=torch.float64)).item()
     by_hand = p_b if action == 0.0 else -(1 - p_b)  # d(-log p(action))/d(bias)
     assert policy.bias.grad.item() == pytest.approx(by_hand * reward, rel=1e-12, abs=1e-300)
@@ -44,9 +51,13 @@ def test_the_loss_is_minus_the_mean_of_advantage_times_log_prob():
     log_prob = torch.tensor([-0.1, -2.0, -0.5])
     reward = torch.tensor([1.0, -1.0, 1.0])
     assert pg.reinforce_loss(log_prob, reward).item() == pytest.approx(-(-0.1 + 2.0 - 0.5) / 3)
-    assert pg.reinforce_loss(log_prob, reward, 0.5).item() == pytest.approx(-(-0.05 + 3.0 - 0.25) / 3)
+    assert pg.reinforce_loss(log_prob, reward, 0.5).item() == pytest.approx(
+        -(-0.05 + 3.0 - 0.25) / 3
+    )
     per_row = torch.tensor([1.0, 0.0, -1.0])
-    assert pg.reinforce_loss(log_prob, reward, per_row).item() == pytest.approx(-(0.0 + 2.0 - 1.0) / 3)
+    assert pg.reinforce_loss(log_prob, reward, per_row).item() == pytest.approx(
+        -(0.0 + 2.0 - 1.0) / 3
+    )
 
 
 def test_the_mean_reduction_keeps_the_step_size_independent_of_the_batch_size():
@@ -70,7 +81,12 @@ def test_the_mean_reduction_keeps_the_step_size_independent_of_the_batch_size():
         (torch.zeros(4, 1), torch.zeros(4, 1), None, "got (4, 1) and (4, 1)"),
         (torch.zeros(4), torch.zeros(3), None, "got (4,) and (3,)"),
         (torch.zeros(0), torch.zeros(0), None, "N >= 1"),
-        (torch.zeros(4), torch.zeros(4), torch.zeros(4, 1), "baseline must be a number, a 0-dim tensor or have shape (4,)"),
+        (
+            torch.zeros(4),
+            torch.zeros(4),
+            torch.zeros(4, 1),
+            "baseline must be a number, a 0-dim tensor or have shape (4,)",
+        ),
         ([0.0], torch.zeros(1), None, "must be tensors"),
     ],
 )
@@ -103,18 +119,46 @@ def test_a_running_mean_baseline_holds_only_earlier_batches():
 @pytest.mark.parametrize(
     "log_prob, reward, baseline, error, words",
     [
-        (torch.tensor([-0.5, float("nan")]), torch.ones(2), None, ValueError, "log_prob must be finite"),
-        (torch.tensor([-0.5, -1.0]), torch.tensor([1.0, float("inf")]), None, ValueError, "reward must be finite"),
-        (torch.tensor([-0.5, -1.0]), torch.ones(2), float("nan"), ValueError, "baseline must be finite"),
-        (torch.tensor([-0.5, -1.0]), torch.tensor([1, -1]), None, ValueError, "floating-point tensors, got torch.float32 and torch.int64"),
+        (
+            torch.tensor([-0.5, float("nan")]),
+            torch.ones(2),
+            None,
+            ValueError,
+            "log_prob must be finite",
+        ),
+        (
+            torch.tensor([-0.5, -1.0]),
+            torch.tensor([1.0, float("inf")]),
+            None,
+            ValueError,
+            "reward must be finite",
+        ),
+        (
+            torch.tensor([-0.5, -1.0]),
+            torch.ones(2),
+            float("nan"),
+            ValueError,
+            "baseline must be finite",
+        ),
+        (
+            torch.tensor([-0.5, -1.0]),
+            torch.tensor([1, -1]),
+            None,
+            ValueError,
+            "floating-point tensors, got torch.float32 and torch.int64",
+        ),
     ],
 )
-def test_non_finite_values_and_integer_rewards_are_refused(log_prob, reward, baseline, error, words):
+def test_non_finite_values_and_integer_rewards_are_refused(
+    log_prob, reward, baseline, error, words
+):
     with pytest.raises(error, match=words):
         pg.reinforce_loss(log_prob, reward, baseline)
 
 
 def test_the_trainers_skip_the_value_scan_but_never_the_shape_check():
-    assert pg.reinforce_loss(torch.tensor([float("nan")]), torch.ones(1), check_values=False).isnan()
+    assert pg.reinforce_loss(
+        torch.tensor([float("nan")]), torch.ones(1), check_values=False
+    ).isnan()
     with pytest.raises(ValueError, match=r"got \(2,\) and \(2, 1\)"):
         pg.reinforce_loss(torch.zeros(2), torch.zeros(2, 1), check_values=False)

@@ -14,13 +14,15 @@ def test_reward_to_go_matches_a_hand_computed_example_with_episode_ends_inside_t
     # env 1: one episode of 5 steps (r 1, 1, 1, 1, 1), cut at the end of the window
     reward = torch.tensor([[1.0, 1.0], [2.0, 1.0], [4.0, 1.0], [0.0, 1.0], [8.0, 1.0]])
     done = torch.tensor([[0, 0], [1, 0], [0, 0], [0, 0], [1, 1]], dtype=torch.bool)
-    expected = torch.tensor([
-        [1 + 0.5 * 2, 1 + 0.5 + 0.25 + 0.125 + 0.0625],
-        [2.0, 1 + 0.5 + 0.25 + 0.125],
-        [4 + 0.5 * 0 + 0.25 * 8, 1 + 0.5 + 0.25],
-        [0 + 0.5 * 8, 1 + 0.5],
-        [8.0, 1.0],
-    ])
+    expected = torch.tensor(
+        [
+            [1 + 0.5 * 2, 1 + 0.5 + 0.25 + 0.125 + 0.0625],
+            [2.0, 1 + 0.5 + 0.25 + 0.125],
+            [4 + 0.5 * 0 + 0.25 * 8, 1 + 0.5 + 0.25],
+            [0 + 0.5 * 8, 1 + 0.5],
+            [8.0, 1.0],
+        ]
+    )
     torch.testing.assert_close(pg.reward_to_go(reward, done, 0.5), expected)
 
 

@@ -13,9 +13,13 @@ def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     verdict = next(line for line in lines if line.startswith("CartPole-v1"))
-    assert verdict.startswith("CartPole-v1 solved: mean return") and float(verdict.split()[4]) >= 475
+    assert (
+        verdict.startswith("CartPole-v1 solved: mean return") and float(verdict.split()[4]) >= 475
+    )
     effort = next(line for line in lines if line.startswith("after")).split()
-    assert int(effort[1]) > 100 and int(effort[3]) > 10_000 and float(effort[6]) > 0  # episodes, steps, seconds
+    assert (
+        int(effort[1]) > 100 and int(effort[3]) > 10_000 and float(effort[6]) > 0
+    )  # episodes, steps, seconds
     run_dir = only_run_dir(tmp_path / "logs", "episodic")
     assert run_dir.name.endswith("-seed1")
     assert len(read_scalars(run_dir)["charts/episodic_return"]) == int(effort[1])
@@ -23,8 +27,16 @@ def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(tmp_path):
 
 def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main("train_cartpole", "--total-steps", "500", "--hidden", "16", "--quiet",
-                              monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main(
+        "train_cartpole",
+        "--total-steps",
+        "500",
+        "--hidden",
+        "16",
+        "--quiet",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 0, err
     assert out.startswith("CartPole-v1 not solved: mean return")
 
@@ -40,7 +52,9 @@ def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys
         (["--activation", "swish"], "argument --activation: invalid choice: 'swish'"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, args, words):
+def test_bad_input_exits_2_with_one_line_and_no_run_folder(
+    tmp_path, monkeypatch, capsys, args, words
+):
     monkeypatch.chdir(tmp_path)
     result = run_main("train_cartpole", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert_refused(*result, "train_cartpole", words, tmp_path / "logs")
@@ -48,4 +62,11 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch
 
 def test_a_bad_environment_from_a_real_command_line_gives_no_traceback(tmp_path):
     done = run_script("train_cartpole", "--env-id", "NoSuchEnv-v0", cwd=tmp_path)
-    assert_refused(done.returncode, done.stdout, done.stderr, "train_cartpole", "cannot make environment", tmp_path / "logs")
+    assert_refused(
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        "train_cartpole",
+        "cannot make environment",
+        tmp_path / "logs",
+    )

@@ -1,4 +1,4 @@
-"""`scripts/train_reinforce.py` run as a user runs it: defaults, the walkthrough, flags, bad input."""
+"""`scripts/train_reinforce.py` as a user runs it: defaults, the walkthrough, flags, bad input."""
 
 from __future__ import annotations
 
@@ -29,15 +29,52 @@ def test_the_walkthrough_prints_the_article_s_two_steps_and_creates_no_run(tmp_p
     done = run_script("train_reinforce", "--walkthrough", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     rows = [line.split() for line in done.stdout.splitlines()[1:3]]
-    assert rows[0] == ["1", "0.000000", "0.500000", "0.2", "A", "+1", "0.500000", "0.500000", "0.500000", "-0.500000", "-0.500000"]
-    assert rows[1] == ["2", "-0.500000", "0.377541", "0.9", "B", "-1", "-0.622459", "-0.622459", "0.622459", "-0.622459", "-1.122459"]
+    assert rows[0] == [
+        "1",
+        "0.000000",
+        "0.500000",
+        "0.2",
+        "A",
+        "+1",
+        "0.500000",
+        "0.500000",
+        "0.500000",
+        "-0.500000",
+        "-0.500000",
+    ]
+    assert rows[1] == [
+        "2",
+        "-0.500000",
+        "0.377541",
+        "0.9",
+        "B",
+        "-1",
+        "-0.622459",
+        "-0.622459",
+        "0.622459",
+        "-0.622459",
+        "-1.122459",
+    ]
     assert not (tmp_path / "logs").exists()
 
 
 @pytest.mark.slow
 def test_the_article_s_procedure_runs_from_the_command_line(tmp_path):
-    done = run_script("train_reinforce", "--batch-size", "1", "--lr", "1", "--steps", "400", "--quiet",
-                      "--logdir", str(tmp_path / "runs"), "--run-name", "article", cwd=tmp_path)
+    done = run_script(
+        "train_reinforce",
+        "--batch-size",
+        "1",
+        "--lr",
+        "1",
+        "--steps",
+        "400",
+        "--quiet",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--run-name",
+        "article",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     bias = [v for _, v in read_scalars(tmp_path / "runs" / "reinforce" / "article")["policy/bias"]]
     assert bias[0] == 0.0 and bias[-1] < -5  # single guesses, yet clearly on its way to -10
@@ -45,21 +82,55 @@ def test_the_article_s_procedure_runs_from_the_command_line(tmp_path):
 
 @pytest.mark.slow
 def test_environment_flags_reach_the_environment(tmp_path):
-    done = run_script("train_reinforce", "--stochastic-portions", "--reward-good", "2", "--reward-bad", "-2",
-                      "--threshold", "0.5", "--steps", "50", "--quiet", "--logdir", str(tmp_path), cwd=tmp_path)
+    done = run_script(
+        "train_reinforce",
+        "--stochastic-portions",
+        "--reward-good",
+        "2",
+        "--reward-bad",
+        "-2",
+        "--threshold",
+        "0.5",
+        "--steps",
+        "50",
+        "--quiet",
+        "--logdir",
+        str(tmp_path),
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     saved = json.loads((only_run_dir(tmp_path, "reinforce") / "config.json").read_text())
     assert "stochastic_portions=True" in saved["env"] and "reward_good=2.0" in saved["env"]
-    optimum = float(next(line for line in done.stdout.splitlines() if line.startswith("average")).split()[-2])
-    assert optimum == pytest.approx(-2 + 4 * (1 + 0.559897) / 2, abs=2e-6)  # J(-10) rescaled to +2 / -2
+    optimum = float(
+        next(line for line in done.stdout.splitlines() if line.startswith("average")).split()[-2]
+    )
+    assert optimum == pytest.approx(
+        -2 + 4 * (1 + 0.559897) / 2, abs=2e-6
+    )  # J(-10) rescaled to +2 / -2
 
 
 def test_help_lists_every_flag(tmp_path):
     done = run_script("train_reinforce", "--help", cwd=tmp_path)
     assert done.returncode == 0
-    for flag in ["--steps", "--batch-size", "--lr", "--optimizer", "--baseline", "--weight", "--train-weight",
-                 "--threshold", "--reward-good", "--reward-bad", "--stochastic-portions", "--seed", "--logdir",
-                 "--run-name", "--log-every", "--walkthrough", "--quiet"]:
+    for flag in [
+        "--steps",
+        "--batch-size",
+        "--lr",
+        "--optimizer",
+        "--baseline",
+        "--weight",
+        "--train-weight",
+        "--threshold",
+        "--reward-good",
+        "--reward-bad",
+        "--stochastic-portions",
+        "--seed",
+        "--logdir",
+        "--run-name",
+        "--log-every",
+        "--walkthrough",
+        "--quiet",
+    ]:
         assert flag in done.stdout
     assert "(default: 8192)" in " ".join(done.stdout.split())
 
@@ -70,9 +141,15 @@ BAD_INPUT = [
     (["--optimizer", "rprop"], "argument --optimizer: invalid choice: 'rprop'"),
     (["--baseline", "critic"], "argument --baseline: invalid choice: 'critic'"),
     (["--threshold", "1.5"], "--threshold must be in [0, 1], got 1.5"),
-    (["--reward-good", "-1", "--reward-bad", "1"], "--reward-good must be greater than --reward-bad, got -1.0 <= 1.0"),
+    (
+        ["--reward-good", "-1", "--reward-bad", "1"],
+        "--reward-good must be greater than --reward-bad, got -1.0 <= 1.0",
+    ),
     (["--weight", "inf"], "--weight must be a finite number, got inf"),
-    (["--walkthrough", "--steps", "5"], "--walkthrough replays the article's fixed example and takes no --steps"),
+    (
+        ["--walkthrough", "--steps", "5"],
+        "--walkthrough replays the article's fixed example and takes no --steps",
+    ),
     (["--logdir", "blocker/logs"], "cannot create run folder under blocker/logs/reinforce"),
     (["--run-name", "taken"], "already exists"),
 ]
@@ -84,7 +161,9 @@ def bad_input_setup(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", BAD_INPUT)
-def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, args, words):
+def test_bad_input_exits_2_with_one_line_and_no_run_folder(
+    tmp_path, monkeypatch, capsys, args, words
+):
     bad_input_setup(tmp_path)
     monkeypatch.chdir(tmp_path)
     result = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
@@ -95,4 +174,11 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch
 def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, words):
     bad_input_setup(tmp_path)
     done = run_script("train_reinforce", *args, cwd=tmp_path)
-    assert_refused(done.returncode, done.stdout, done.stderr, "train_reinforce", words, tmp_path / "logs" / "reinforce")
+    assert_refused(
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        "train_reinforce",
+        words,
+        tmp_path / "logs" / "reinforce",
+    )

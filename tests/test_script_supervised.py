@@ -27,8 +27,21 @@ def test_the_script_with_defaults_reaches_minus_10_and_prints_the_summary_table(
 @pytest.mark.slow
 def test_flags_reach_the_trainer_and_quiet_prints_only_the_summary(tmp_path):
     done = run_script(
-        "train_supervised", "--steps", "7", "--optimizer", "sgd", "--lr", "2", "--log-every", "3",
-        "--run-name", "try", "--logdir", str(tmp_path / "runs"), "--quiet", cwd=tmp_path,
+        "train_supervised",
+        "--steps",
+        "7",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "2",
+        "--log-every",
+        "3",
+        "--run-name",
+        "try",
+        "--logdir",
+        str(tmp_path / "runs"),
+        "--quiet",
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     assert not any(line.startswith("step") for line in done.stdout.splitlines())
@@ -36,13 +49,20 @@ def test_flags_reach_the_trainer_and_quiet_prints_only_the_summary(tmp_path):
     run_dir = tmp_path / "runs" / "supervised" / "try"
     assert [s for s, _ in read_scalars(run_dir)["policy/bias"]] == [0, 3, 6]
     saved = json.loads((run_dir / "config.json").read_text())
-    assert (saved["optimizer"], saved["lr"], saved["steps"], saved["quiet"]) == ("sgd", 2.0, 7, True)
+    assert (saved["optimizer"], saved["lr"], saved["steps"], saved["quiet"]) == (
+        "sgd",
+        2.0,
+        7,
+        True,
+    )
 
 
 @pytest.mark.slow
 def test_a_data_file_and_a_trained_weight_are_used(tmp_path):
     (tmp_path / "labels.csv").write_text("hunger,p_b\n0.2,0\n0.3,0\n0.7,1\n0.8,1\n")
-    done = run_script("train_supervised", "--data", "labels.csv", "--train-weight", "--quiet", cwd=tmp_path)
+    done = run_script(
+        "train_supervised", "--data", "labels.csv", "--train-weight", "--quiet", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()
     assert rows[2].split()[0] == "0.2" and rows[5].split()[0] == "0.8"
@@ -53,8 +73,20 @@ def test_a_data_file_and_a_trained_weight_are_used(tmp_path):
 def test_help_lists_every_flag_with_its_default(tmp_path):
     done = run_script("train_supervised", "--help", cwd=tmp_path)
     assert done.returncode == 0
-    for flag in ["--steps", "--lr", "--optimizer", "--weight", "--train-weight", "--seed", "--logdir",
-                 "--run-name", "--log-every", "--data", "--device", "--quiet"]:
+    for flag in [
+        "--steps",
+        "--lr",
+        "--optimizer",
+        "--weight",
+        "--train-weight",
+        "--seed",
+        "--logdir",
+        "--run-name",
+        "--log-every",
+        "--data",
+        "--device",
+        "--quiet",
+    ]:
         assert flag in done.stdout
     text = " ".join(done.stdout.split())  # argparse wraps lines at the terminal width
     assert "(default: 200)" in text and "(default: rprop)" in text and "{sgd,adam,rprop}" in text
@@ -86,7 +118,9 @@ def bad_input_setup(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", BAD_INPUT)
-def test_bad_input_exits_2_with_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys, args, words):
+def test_bad_input_exits_2_with_one_line_and_no_run_folder(
+    tmp_path, monkeypatch, capsys, args, words
+):
     bad_input_setup(tmp_path)
     monkeypatch.chdir(tmp_path)
     result = run_main("train_supervised", *args, monkeypatch=monkeypatch, capsys=capsys)
@@ -98,4 +132,11 @@ def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, w
     # one case of each kind (argparse, a setting, a data file, the run folder) as a user runs it
     bad_input_setup(tmp_path)
     done = run_script("train_supervised", *args, cwd=tmp_path)
-    assert_refused(done.returncode, done.stdout, done.stderr, "train_supervised", words, tmp_path / "logs" / "supervised")
+    assert_refused(
+        done.returncode,
+        done.stdout,
+        done.stderr,
+        "train_supervised",
+        words,
+        tmp_path / "logs" / "supervised",
+    )

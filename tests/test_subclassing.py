@@ -36,9 +36,13 @@ def test_a_subclass_written_here_trains_with_reinforce_and_its_exact_reward_is_l
 
     env = pg.HungerBandit()
     policy = Quadratic()
-    result = pg.train_reinforce(policy, env, optimizer="adam", lr=0.5, steps=200, logdir=str(logdir))
+    result = pg.train_reinforce(
+        policy, env, optimizer="adam", lr=0.5, steps=200, logdir=str(logdir)
+    )
     assert result.expected_reward > 0.9
-    assert read_scalars(result.run_dir)["reward/expected"][-1][1] == pytest.approx(result.expected_reward, abs=0.01)
+    assert read_scalars(result.run_dir)["reward/expected"][-1][1] == pytest.approx(
+        result.expected_reward, abs=0.01
+    )
 
 
 @pytest.mark.parametrize("path", ["reinforce", "supervised"])
@@ -50,7 +54,9 @@ def test_an_mlp_with_all_weights_trained_learns_the_threshold_policy_by_both_pat
         result = pg.train_reinforce(policy, env, optimizer="adam", lr=0.05, steps=300, logdir=None)
         assert result.average_reward >= 0.95
     else:
-        hunger = torch.linspace(0, 1, 101)  # the ideal outputs on a grid: the labels REINFORCE never sees
+        hunger = torch.linspace(
+            0, 1, 101
+        )  # the ideal outputs on a grid: the labels REINFORCE never sees
         pg.train_supervised(policy, hunger, env.ideal_p_b(hunger), steps=300, lr=0.01, logdir=None)
     assert env.expected_reward(policy).item() >= 0.95  # the best any policy can do is 1.0
 
@@ -84,7 +90,10 @@ def test_categorical_sampling_splits_the_unit_line_in_action_order():
 def test_categorical_sampling_frequencies_match_the_probabilities():
     probs = torch.tensor([0.1, 0.6, 0.3])
     dist = torch.distributions.Categorical(probs=probs.expand(200_000, 3))
-    counts = torch.bincount(pg.sample_actions(dist, torch.Generator().manual_seed(0)), minlength=3) / 200_000
+    counts = (
+        torch.bincount(pg.sample_actions(dist, torch.Generator().manual_seed(0)), minlength=3)
+        / 200_000
+    )
     torch.testing.assert_close(counts, probs, atol=0.005, rtol=0)
 
 
@@ -96,7 +105,10 @@ class ThreeWayWrong(pg.Policy):
 
 
 def test_a_k_action_hook_of_the_wrong_shape_is_refused_naming_the_hook():
-    with pytest.raises(ValueError, match=r"ThreeWayWrong\.logits\(obs\) must return shape \(4, 3\).*3 actions, got \(4,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"ThreeWayWrong\.logits\(obs\) must return shape \(4, 3\).*3 actions, got \(4,\)",
+    ):
         ThreeWayWrong()(torch.rand(4))
 
 
@@ -108,4 +120,6 @@ def test_mlp_settings_are_checked():
 
 
 def test_ideal_outputs_are_1_above_the_threshold():
-    assert pg.HungerBandit(threshold=0.3).ideal_p_b(torch.tensor([0.0, 0.3, 0.31, 1.0])).tolist() == [0, 0, 1, 1]
+    assert pg.HungerBandit(threshold=0.3).ideal_p_b(
+        torch.tensor([0.0, 0.3, 0.31, 1.0])
+    ).tolist() == [0, 0, 1, 1]

@@ -9,6 +9,7 @@ import torch
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 import pg
+
 from conftest import only_run_dir, read_events, read_scalars
 
 
@@ -25,7 +26,9 @@ def test_the_defaults_converge_to_bias_minus_10_within_0_1():
 def test_sgd_and_adam_head_downhill_but_crawl_in_the_flat_region_where_rprop_arrives(optimizer, lr):
     hunger, target = pg.article_data()
     policy = pg.HungerPolicy()
-    result = pg.train_supervised(policy, hunger, target, optimizer=optimizer, lr=lr, steps=300, logdir=None)
+    result = pg.train_supervised(
+        policy, hunger, target, optimizer=optimizer, lr=lr, steps=300, logdir=None
+    )
     assert -7.0 < policy.bias.item() < -3.0  # the right direction, still far from -10
     assert result.loss < 2.564509e-01 / 100  # yet the error already looks small: the flat region
     rprop = pg.HungerPolicy()
@@ -43,7 +46,9 @@ def test_training_the_weight_too_fits_the_labels_better_than_the_bias_alone():
 
 
 def test_the_history_has_one_point_per_logging_step_and_ends_at_the_last_step():
-    result = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=23, log_every=5, logdir=None)
+    result = pg.train_supervised(
+        pg.HungerPolicy(), *pg.article_data(), steps=23, log_every=5, logdir=None
+    )
     assert result.history["step"] == [0, 5, 10, 15, 20, 22]
     assert len(result.history["loss/mse"]) == len(result.history["policy/bias"]) == 6
     assert result.history["policy/bias"][0] == 0.0
@@ -53,9 +58,19 @@ def test_the_history_has_one_point_per_logging_step_and_ends_at_the_last_step():
 
 def test_tensorboard_events_hold_every_tag_at_every_logging_step(logdir):
     policy = pg.HungerPolicy()
-    result = pg.train_supervised(policy, *pg.article_data(), steps=23, log_every=5, logdir=str(logdir))
+    result = pg.train_supervised(
+        policy, *pg.article_data(), steps=23, log_every=5, logdir=str(logdir)
+    )
     scalars = read_scalars(result.run_dir)
-    expected_tags = {"policy/bias", "grad/bias", "loss/mse", "p_b/hunger_0", "p_b/hunger_0.1", "p_b/hunger_0.9", "p_b/hunger_1"}
+    expected_tags = {
+        "policy/bias",
+        "grad/bias",
+        "loss/mse",
+        "p_b/hunger_0",
+        "p_b/hunger_0.1",
+        "p_b/hunger_0.9",
+        "p_b/hunger_1",
+    }
     assert expected_tags <= set(scalars)
     for tag in expected_tags:
         assert [step for step, _ in scalars[tag]] == [0, 5, 10, 15, 20, 22], tag
@@ -67,14 +82,19 @@ def test_tensorboard_events_hold_every_tag_at_every_logging_step(logdir):
 
 
 def test_the_run_records_settings_as_json_hparams_and_the_error_curve_figure(logdir):
-    result = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=5, lr=0.2, logdir=str(logdir))
+    result = pg.train_supervised(
+        pg.HungerPolicy(), *pg.article_data(), steps=5, lr=0.2, logdir=str(logdir)
+    )
     saved = json.loads((result.run_dir / "config.json").read_text())
     assert saved["lr"] == 0.2 and saved["steps"] == 5 and saved["optimizer"] == "rprop"
     assert saved["trainer"] == "supervised" and saved["examples"] == 4
     acc = read_events(result.run_dir)
     hparams = acc.PluginTagToContent("hparams")
     start = HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
-    assert start.hparams["lr"].number_value == 0.2 and start.hparams["optimizer"].string_value == "rprop"
+    assert (
+        start.hparams["lr"].number_value == 0.2
+        and start.hparams["optimizer"].string_value == "rprop"
+    )
     experiment = HParamsPluginData.FromString(hparams["_hparams_/experiment"]).experiment
     assert {m.name.tag for m in experiment.metric_infos} == {"loss/mse", "policy/bias"}
     assert acc.Tags()["images"] == ["figures/mse_vs_bias"]
@@ -84,8 +104,12 @@ def test_the_run_records_settings_as_json_hparams_and_the_error_curve_figure(log
 
 
 def test_the_default_run_folder_is_time_and_seed_and_is_never_reused(logdir):
-    first = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir))
-    second = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir))
+    first = pg.train_supervised(
+        pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir)
+    )
+    second = pg.train_supervised(
+        pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir)
+    )
     assert first.run_dir.parent == second.run_dir.parent == logdir / "supervised"
     assert first.run_dir.name.endswith("-seed7") or "-seed7-" in first.run_dir.name
     assert first.run_dir != second.run_dir
@@ -93,11 +117,15 @@ def test_the_default_run_folder_is_time_and_seed_and_is_never_reused(logdir):
 
 
 def test_an_explicit_run_name_that_exists_is_refused_and_left_untouched(logdir):
-    first = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=2, run_name="mine", logdir=str(logdir))
+    first = pg.train_supervised(
+        pg.HungerPolicy(), *pg.article_data(), steps=2, run_name="mine", logdir=str(logdir)
+    )
     before = sorted(p.name for p in first.run_dir.iterdir())
     policy = pg.HungerPolicy()
     with pytest.raises(pg.UsageError, match="already exists"):
-        pg.train_supervised(policy, *pg.article_data(), steps=2, run_name="mine", logdir=str(logdir))
+        pg.train_supervised(
+            policy, *pg.article_data(), steps=2, run_name="mine", logdir=str(logdir)
+        )
     assert sorted(p.name for p in first.run_dir.iterdir()) == before
     assert policy.bias.item() == 0.0  # refused before any training
 
@@ -157,7 +185,9 @@ class FailsAtCall(pg.HungerPolicy):
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_events_written_before_a_crash_or_ctrl_c_are_flushed_to_disk(logdir, error):
     with pytest.raises(type(error)):
-        pg.train_supervised(FailsAtCall(error), *pg.article_data(), steps=50, log_every=2, logdir=str(logdir))
+        pg.train_supervised(
+            FailsAtCall(error), *pg.article_data(), steps=50, log_every=2, logdir=str(logdir)
+        )
     scalars = read_scalars(only_run_dir(logdir, "supervised"))
     assert [step for step, _ in scalars["policy/bias"]] == [0, 2, 4, 6]
 

@@ -34,7 +34,9 @@ def autograd_mse_and_slope(bias: float) -> tuple[float, float]:
 def test_the_hand_formula_gives_the_golden_mse_and_derivative(bias, mse, slope):
     hunger, target = pg.article_data(torch.float64)
     assert exact.mse(hunger, target, 20.0, bias).item() == pytest.approx(mse, rel=1e-6)
-    assert exact.mse_grad_bias(hunger, target, 20.0, bias).item() == pytest.approx(slope, rel=1e-6, abs=1e-12)
+    assert exact.mse_grad_bias(hunger, target, 20.0, bias).item() == pytest.approx(
+        slope, rel=1e-6, abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("bias, mse, slope", GOLDEN)
@@ -51,7 +53,9 @@ def test_autograd_matches_the_hand_derivative_2_over_n_sum_p_minus_y_p_1_minus_p
     by_hand = (2 / 4) * ((p - target) * p * (1 - p)).sum().item()
     _, grad = autograd_mse_and_slope(bias)
     assert grad == pytest.approx(by_hand, rel=1e-10, abs=1e-300)
-    assert exact.mse_grad_bias(hunger, target, 20.0, bias).item() == pytest.approx(by_hand, rel=1e-12)
+    assert exact.mse_grad_bias(hunger, target, 20.0, bias).item() == pytest.approx(
+        by_hand, rel=1e-12
+    )
 
 
 def test_the_derivative_says_move_left_above_minus_10_and_right_below_it():
@@ -77,5 +81,7 @@ def test_plain_sgd_stalls_in_the_flat_region_far_from_minus_10():
     hunger, target = pg.article_data(torch.float64)
     for lr, expected in [(1.0, -6.9391), (4.0, -7.6434)]:
         policy = pg.HungerPolicy(dtype=torch.float64)
-        pg.train_supervised(policy, hunger, target, optimizer="sgd", lr=lr, steps=20_000, logdir=None)
+        pg.train_supervised(
+            policy, hunger, target, optimizer="sgd", lr=lr, steps=20_000, logdir=None
+        )
         assert policy.bias.item() == pytest.approx(expected, abs=1e-3)

@@ -21,8 +21,20 @@ def start_tensorboard(logdir: Path) -> tuple[subprocess.Popen, str]:
     """Start `tensorboard --logdir` on 127.0.0.1 and a free port; return it and its base URL."""
     exe = shutil.which("tensorboard") or str(Path(sys.executable).parent / "tensorboard")
     server = subprocess.Popen(
-        [exe, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", "0", "--load_fast", "false"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            exe,
+            "--logdir",
+            str(logdir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--load_fast",
+            "false",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 60
     seen = []
@@ -53,7 +65,9 @@ def get_json(url: str, timeout: float = 30.0):
 
 def test_a_short_run_s_bias_curve_is_served_by_a_real_tensorboard(tmp_path):
     logdir = tmp_path / "logs"
-    result = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=30, log_every=5, logdir=str(logdir))
+    result = pg.train_supervised(
+        pg.HungerPolicy(), *pg.article_data(), steps=30, log_every=5, logdir=str(logdir)
+    )
     server, base = start_tensorboard(logdir)
     try:
         run = result.run_dir.relative_to(logdir).as_posix()

@@ -1,4 +1,4 @@
-"""Launched by torchrun from tests/test_parallel.py: trains on every rank, saves what it ended with."""
+"""Launched by torchrun from tests/test_parallel.py: trains on every rank, saves its end state."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import torch
 
 import pg
-from pg import parallel
+from pg.run import parallel
 
 out, trainer = Path(sys.argv[1]), sys.argv[2]
 with parallel.session("cpu") as (device, world):
@@ -19,4 +19,6 @@ with parallel.session("cpu") as (device, world):
         policy = pg.MLPPolicy(obs_dim=4, hidden=(32,), num_actions=2)
         result = pg.train_episodic(policy, total_steps=6000, episodes_per_update=8, logdir=None)
         extra = {"episodes": result.episodes, "env_steps": result.env_steps}
-    torch.save({"state": policy.state_dict(), "world": world.size, **extra}, out / f"rank{world.rank}.pt")
+    torch.save(
+        {"state": policy.state_dict(), "world": world.size, **extra}, out / f"rank{world.rank}.pt"
+    )

@@ -19,7 +19,14 @@ PLAIN_LINES = 10
 class Progress:
     """Progress display of one run of `total` units; use as a context manager."""
 
-    def __init__(self, enabled: bool, total: int, run_dir: Path | None, logdir: str | None, unit: str = "step"):
+    def __init__(
+        self,
+        enabled: bool,
+        total: int,
+        run_dir: Path | None,
+        logdir: str | None,
+        unit: str = "step",
+    ):
         self.enabled = enabled
         self.total = total
         self.unit = unit
@@ -31,14 +38,20 @@ class Progress:
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr)
+            self._bar = tqdm(
+                total=total, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr
+            )
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+            self._bar = None
 
     def wants(self, done: int, logging: bool) -> bool:
         """Whether `update(done, ...)` will show values, so the caller computes them only then."""

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
-from pg.checkpoint import NonFiniteError
-from pg.config import UsageError
+from pg.run.config import UsageError
+from pg.run.stopping import NonFiniteError
 
 __all__ = ["continue_run", "fail", "parse", "report_interruption", "run"]
 
@@ -38,7 +38,9 @@ class _Parser(argparse.ArgumentParser):
 def parse(cls: type[C], argv: Sequence[str] | None = None, *, description: str | None = None) -> C:
     """Parse `argv` into the settings dataclass `cls`; exit 2 with one line on a bad value."""
     parser = _Parser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     hints = typing.get_type_hints(cls)
     flags = {}
@@ -54,8 +56,12 @@ def parse(cls: type[C], argv: Sequence[str] | None = None, *, description: str |
             help_line += f" (default: {field.default})"
         choices = field.metadata.get("choices")
         parser.add_argument(
-            flag, type=kind, default=field.default, choices=choices,
-            metavar=None if choices else field.name.upper(), help=help_line,
+            flag,
+            type=kind,
+            default=field.default,
+            choices=choices,
+            metavar=None if choices else field.name.upper(),
+            help=help_line,
         )
     namespace = parser.parse_args(argv)
     try:
@@ -104,9 +110,14 @@ def continue_run(args: C, saved: dict, may_change: set[str]) -> C:
     return dataclasses.replace(args, **merged)
 
 
-def report_interruption(script: str, signum: int, done: int, total: int, total_flag: str, run_dir, saved) -> int:
+def report_interruption(
+    script: str, signum: int, done: int, total: int, total_flag: str, run_dir, saved
+) -> int:
     """Say where an interrupted run left everything and how to go on; return its exit code."""
-    print(f"stopped by {signal.Signals(signum).name} after {done} of {total}; checkpoint {saved}, events flushed")
+    print(
+        f"stopped by {signal.Signals(signum).name} after {done} of {total}; checkpoint "
+        f"{saved}, events flushed"
+    )
     if run_dir is not None:
         print(f"resume with: python scripts/{script} --resume {run_dir} {total_flag} {total}")
     return 128 + signum

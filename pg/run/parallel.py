@@ -4,15 +4,16 @@
 
 launches the same script N times. `init` joins them into one process group (gloo on the CPU,
 nccl on GPUs). Each rank then samples its own rounds or episodes from a generator seeded
-differently per rank (`rank_seed`), computes its gradient, and DistributedDataParallel averages
-the gradients over the ranks during backward, so every rank applies the same update and the
-parameters stay identical. Only rank 0 creates the run folder, writes TensorBoard events and
-prints. With one process nothing of this is involved: the trainers use the policy directly.
+differently per rank (`rank_seed`), computes its gradient, and the gradients are averaged over
+the ranks, so every rank applies the same update and the parameters stay identical. Only rank 0
+creates the run folder, writes TensorBoard events and prints. With one process nothing of this
+is involved.
 
-DDP only synchronises gradients of computations that go through its `forward`, and the trainers
-call `policy.distribution(obs)`, not `policy(obs)`. `synced(policy)` therefore wraps the policy's
-logits in DDP and rebuilds the distribution from them, keeping `.distribution(obs)` the one call
-a trainer makes, with or without torchrun.
+The gradients are averaged by one all-reduce after backward (`average_gradients`), as
+DistributedDataParallel would, but without a wrapper around the policy: the trainers call
+`policy.distribution(obs)`, not `forward`, and DDP only synchronises what goes through `forward`.
+`share_parameters` makes every rank start from rank 0's weights. `pg.run.Run` calls both, so a
+trainer's loop is the same with or without torchrun.
 """
 
 from __future__ import annotations
@@ -25,13 +26,23 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
-from torch.distributions import Distribution
+from torch import nn
 
-from pg.config import UsageError
-from pg.policy import Policy
+from pg.run.config import UsageError
 
-__all__ = ["DEVICES", "World", "current", "gather", "init", "rank_seed", "resolve_device", "leave", "session", "synced"]
+__all__ = [
+    "DEVICES",
+    "World",
+    "average_gradients",
+    "current",
+    "gather",
+    "init",
+    "leave",
+    "rank_seed",
+    "resolve_device",
+    "session",
+    "share_parameters",
+]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -47,7 +58,7 @@ class World:
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when there is a GPU, else the CPU; under torchrun each rank gets its own GPU."""
+    """'auto' is CUDA when there is a GPU, else the CPU; under torchrun a GPU per rank."""
     if name not in DEVICES:
         raise UsageError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
@@ -101,7 +112,9 @@ def rank_seed(seed: int, world: World) -> int:
     """The seed of this rank's generators: `seed` itself alone, independent streams per rank."""
     if world.size == 1:
         return seed
-    return int(np.random.SeedSequence([seed, world.rank]).generate_state(1, dtype=np.uint64)[0] >> 1)
+    return int(
+        np.random.SeedSequence([seed, world.rank]).generate_state(1, dtype=np.uint64)[0] >> 1
+    )
 
 
 def gather(values: np.ndarray, device: torch.device) -> np.ndarray:
@@ -112,32 +125,26 @@ def gather(values: np.ndarray, device: torch.device) -> np.ndarray:
     return torch.cat(parts).cpu().numpy()
 
 
-class _Logits(nn.Module):
-    """The policy's checked logits as a forward pass, which is what DDP synchronises."""
-
-    def __init__(self, policy: Policy):
-        super().__init__()
-        self.policy = policy
-
-    def forward(self, obs: Tensor, check_values: bool = True) -> Tensor:
-        return self.policy._checked_logits(obs, check_values)
+def share_parameters(module: nn.Module) -> None:
+    """Make every rank start from rank 0's parameters and buffers (what DDP does when it wraps)."""
+    if current().size > 1:
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, src=0)
 
 
-class _Synced:
-    """`.distribution(obs)` through DistributedDataParallel: backward averages over ranks."""
+def average_gradients(params: list[nn.Parameter]) -> None:
+    """Replace each gradient by its mean over the ranks, so every rank takes the same step.
 
-    def __init__(self, policy: Policy):
-        self.policy = policy
-        like = next(policy.parameters())
-        device_ids = [like.device] if like.device.type == "cuda" else None
-        # static_graph: one forward and one backward per update, always the same; it also copes
-        # with parameters a subclass never uses (the built-in bias), without a graph search per step
-        self._ddp = nn.parallel.DistributedDataParallel(_Logits(policy), device_ids=device_ids, static_graph=True)
-
-    def distribution(self, obs: Tensor, *, check_values: bool = True) -> Distribution:
-        return self.policy._distribution_from_logits(self._ddp(obs, check_values))
-
-
-def synced(policy: Policy):
-    """What a trainer calls `.distribution(obs)` on: the policy itself, or its DDP wrapper."""
-    return _Synced(policy) if current().size > 1 else policy
+    One all-reduce over the gradients flattened together (a parameter that got no gradient
+    counts as zeros). Every rank receives the same sum, so the parameters stay identical, bit
+    for bit.
+    """
+    size = current().size
+    if size == 1:
+        return
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= size
+    for p, part in zip(params, flat.split([g.numel() for g in grads])):
+        p.grad = part.view_as(p).clone()

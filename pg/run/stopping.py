@@ -20,9 +20,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from pg.checkpoint import NonFiniteError
+__all__ = ["FiniteGuard", "GracefulStop", "NonFiniteError"]
 
-__all__ = ["FiniteGuard", "GracefulStop"]
+
+class NonFiniteError(RuntimeError):
+    """Training produced a NaN or an infinity; the message names the step and the value."""
 
 
 class GracefulStop:
@@ -40,7 +42,9 @@ class GracefulStop:
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> GracefulStop:
-        if self.enabled and threading.current_thread() is threading.main_thread():  # handlers live on the main thread
+        if (
+            self.enabled and threading.current_thread() is threading.main_thread()
+        ):  # handlers live on the main thread
             for sig in self.SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
@@ -52,7 +56,9 @@ class GracefulStop:
 
     def _handle(self, signum: int, frame) -> None:
         self.requested = signum
-        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))  # the next one acts at once
+        signal.signal(
+            signum, self._previous.get(signum, signal.SIG_DFL)
+        )  # the next one acts at once
 
     @property
     def exit_code(self) -> int:
@@ -72,13 +78,17 @@ class FiniteGuard:
         self._first_step: int | None = None
         self._first_values: list[float] = []
         if self.on_device:
-            self._step = torch.full((), -1, dtype=torch.long, device=device)  # first bad step, -1: none
+            self._step = torch.full(
+                (), -1, dtype=torch.long, device=device
+            )  # first bad step, -1: none
             self._values = torch.zeros(len(self.names), dtype=torch.float64, device=device)
 
     def watch(self, step: int, loss: Tensor, grads: Sequence[Tensor | None]) -> None:
         """Record this step's loss and gradients (no device sync on a GPU)."""
         if self.on_device:
-            values = torch.stack([loss.detach().double(), *(_summary(g, loss).double() for g in grads)])
+            values = torch.stack(
+                [loss.detach().double(), *(_summary(g, loss).double() for g in grads)]
+            )
             new = (~torch.isfinite(values).all()) & (self._step < 0)
             self._step = torch.where(new, step, self._step)
             self._values = torch.where(new, values, self._values)
@@ -97,7 +107,9 @@ class FiniteGuard:
         if self.on_device and self._first_step is None and self._step.item() >= 0:
             self._first_step, self._first_values = self._step.item(), self._values.tolist()
         if self._first_step is not None:
-            name, value = next((n, v) for n, v in zip(self.names, self._first_values) if not math.isfinite(v))
+            name, value = next(
+                (n, v) for n, v in zip(self.names, self._first_values) if not math.isfinite(v)
+            )
             raise NonFiniteError(f"non-finite {name} at step {self._first_step}: {value}")
 
 

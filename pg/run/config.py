@@ -46,7 +46,10 @@ def resolve(cls: type[C], config: C | None, overrides: dict[str, Any], caller: s
     known = {f.name for f in dataclasses.fields(base)}
     unknown = sorted(set(overrides) - known)
     if unknown:
-        raise TypeError(f"{caller}() got unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise TypeError(
+            f"{caller}() got unknown setting {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
     return dataclasses.replace(base, **overrides) if overrides else base
 
 
@@ -63,12 +66,18 @@ def check_int(name: str, value: Any, minimum: int) -> None:
 
 
 def check_positive(name: str, value: Any, maximum: float = math.inf) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value <= maximum
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= maximum
+    )
     bound = f" and <= {maximum:g}" if math.isfinite(maximum) else ""
     require(ok, f"{name} must be a finite number > 0{bound}, got {value!r}")
 
 
-MAX_LR = 1e6  # beyond this Adam's step size overflows float32 inside torch.optim (a traceback, not an error)
+# beyond this Adam's step size overflows float32 inside torch.optim (a traceback, not an error)
+MAX_LR = 1e6
 
 
 def check_finite(name: str, value: Any) -> None:
@@ -85,12 +94,18 @@ def check_run_name(value: Any) -> None:
     if value is None:
         return
     ok = isinstance(value, str) and value.strip() == value and value not in ("", ".", "..")
-    require(ok and "/" not in value and "\\" not in value, f"run_name must be a plain folder name, got {value!r}")
+    require(
+        ok and "/" not in value and "\\" not in value,
+        f"run_name must be a plain folder name, got {value!r}",
+    )
 
 
 def check_logdir(value: Any) -> None:
     """The root of the run folders: a non-empty path, or None for no logging."""
-    require(value is None or (isinstance(value, str) and value != ""), f"logdir must be a folder path or None, got {value!r}")
+    require(
+        value is None or (isinstance(value, str) and value != ""),
+        f"logdir must be a folder path or None, got {value!r}",
+    )
 
 
 def check_run_settings(config: Any) -> None:

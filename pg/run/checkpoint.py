@@ -27,7 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pg.config import UsageError
+from pg.run.config import UsageError
+from pg.run.stopping import NonFiniteError
 
 __all__ = [
     "FILENAME",
@@ -51,10 +52,6 @@ class CheckpointError(UsageError):
     """A checkpoint that cannot be used: missing, unsafe, from another trainer, or another model."""
 
 
-class NonFiniteError(RuntimeError):
-    """Training produced a NaN or an infinity; the message names the step and the value."""
-
-
 @dataclass
 class Checkpoint:
     path: Path  # the checkpoint file; its folder is the run folder
@@ -71,9 +68,13 @@ class Checkpoint:
 
 def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     """Write `state` as the run's checkpoint, replacing the previous one atomically."""
-    for name, value in _tensors(state.get("policy", {}), "policy") + _tensors(state.get("optimizer", {}), "optimizer"):
+    for name, value in _tensors(state.get("policy", {}), "policy") + _tensors(
+        state.get("optimizer", {}), "optimizer"
+    ):
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise NonFiniteError(f"refusing to checkpoint a non-finite value in {name} at step {state['step']}")
+            raise NonFiniteError(
+                f"refusing to checkpoint a non-finite value in {name} at step {state['step']}"
+            )
     path = run_dir / FILENAME
     partial = run_dir / (FILENAME + ".partial")
     torch.save({"format": FORMAT, **state}, partial)
@@ -117,11 +118,14 @@ def describe(saved: Checkpoint | None) -> str:
     return f"the last good checkpoint is {saved.path} (step {saved.step})"
 
 
-def restore(resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int) -> int:
+def restore(
+    resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int
+) -> int:
     """Put the policy and optimiser back as saved; return the step the run had reached."""
     if total_steps < resume.step:
         raise CheckpointError(
-            f"{resume.path}: the run is already at step {resume.step}; steps is the run's total, so ask for more than that"
+            f"{resume.path}: the run is already at step {resume.step}; steps is the run's "
+            "total, so ask for more than that"
         )
     restore_policy(policy, resume.state["policy"], resume.path)
     optimizer.load_state_dict(resume.state["optimizer"])
@@ -139,20 +143,27 @@ def load(path: str | Path, trainer: str) -> Checkpoint:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # weights_only names the first callable it would have had to import: that is the danger
-        found = re.search(r"GLOBAL (\S+) was not an allowed global|Unsupported global: GLOBAL (\S+)", str(e))
+        found = re.search(
+            r"GLOBAL (\S+) was not an allowed global|Unsupported global: GLOBAL (\S+)", str(e)
+        )
         if found:
             raise CheckpointError(
-                f"{path}: refusing to load it, it holds Python objects that could run code when unpickled "
+                f"{path}: refusing to load it, it holds Python objects that could run "
+                "code when unpickled "
                 f"(it refers to {found[1] or found[2]})"
             ) from None
-        raise CheckpointError(f"{path}: not a readable checkpoint (not a file that torch.save wrote)") from None
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint (not a file that torch.save wrote)"
+        ) from None
     except (RuntimeError, OSError, EOFError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a pg checkpoint (expected format {FORMAT})")
     if state.get("trainer") != trainer:
-        raise CheckpointError(f"{path}: a checkpoint of {state.get('trainer')} training, not {trainer}")
+        raise CheckpointError(
+            f"{path}: a checkpoint of {state.get('trainer')} training, not {trainer}"
+        )
     return Checkpoint(path, state)
 
 
@@ -162,12 +173,15 @@ def restore_policy(policy: nn.Module, saved: dict[str, torch.Tensor], path: Path
     problems = [f"missing {name}" for name in own if name not in saved]
     problems += [f"unexpected {name}" for name in saved if name not in own]
     problems += [
-        f"{name} has shape {tuple(own[name].shape)} here but {tuple(saved[name].shape)} in the checkpoint"
+        f"{name} has shape {tuple(own[name].shape)} here but {tuple(saved[name].shape)} "
+        "in the checkpoint"
         for name in own
         if name in saved and own[name].shape != saved[name].shape
     ]
     if problems:
-        raise CheckpointError(f"{path}: does not fit {type(policy).__name__}: {'; '.join(problems)}")
+        raise CheckpointError(
+            f"{path}: does not fit {type(policy).__name__}: {'; '.join(problems)}"
+        )
     policy.load_state_dict(saved)
 
 
@@ -176,7 +190,11 @@ def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:
     if isinstance(tree, torch.Tensor):
         return [(prefix, tree)]
     if isinstance(tree, dict):
-        return [pair for key, value in tree.items() for pair in _tensors(value, f"{prefix}.{key}" if prefix else str(key))]
+        return [
+            pair
+            for key, value in tree.items()
+            for pair in _tensors(value, f"{prefix}.{key}" if prefix else str(key))
+        ]
     if isinstance(tree, (list, tuple)):
         return [pair for i, value in enumerate(tree) for pair in _tensors(value, f"{prefix}[{i}]")]
     return []

@@ -1,0 +1,205 @@
+"""`Run`: the machinery of one training run, shared by the three trainers.
+
+A trainer's loop is the algorithm; everything else a run needs happens in a few calls:
+
+    run = Run("reinforce", cfg, policy, optimizer, total=cfg.steps, resume=resume, ...)
+    generator = run.generator()            # seeded per rank; restored when resuming
+    with run:                              # run folder, events, progress: closed however it ends
+        for step in run.steps():           # until the budget is spent or a signal asks to stop
+            loss = ...                     # the algorithm: forward, loss, backward
+            run.update(loss, log=..., show=...)   # guard, log, optimiser step, count
+
+What happens around each update, and in which order, is decided here and nowhere else:
+- the non-finite guard reads the loss and the gradients *before* the optimiser step, so a NaN
+  never reaches the parameters, and the last good checkpoint is named in the error;
+- on a GPU nothing reads the device at every step: the guard is read at logging points and
+  before checkpoints, and logged values cross to the host in one transfer;
+- under torchrun the gradients are averaged over the ranks before the guard sees them, and only
+  rank 0 has a run folder, events and output;
+- `done` counts the run's unit (optimiser steps for the hunger trainers, environment steps for
+  episodes) and is the x axis of every logged scalar: the units consumed before the update, so
+  a point describes the policy that produced the update's data; logging and checkpoint cadences
+  count updates;
+- checkpoints are written after the whole loop body, so whatever the trainer updates after the
+  optimiser step (a running baseline) is in them, and once more when the loop ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from pg.run import checkpoint, parallel
+from pg.run.checkpoint import Checkpoint
+from pg.run.config import require
+from pg.run.logger import RunLogger, append, open_run_dir
+from pg.run.progress import Progress
+from pg.run.stopping import FiniteGuard, GracefulStop
+
+__all__ = ["Run"]
+
+Values = Mapping[str, "float | Tensor"]
+
+
+class Run:
+    """The run folder, events, checkpoints, resume, progress, guard and signals of one training run.
+
+    `kind` names the trainer (and the folder under `logdir`); `config` is its settings dataclass
+    (`seed`, `logdir`, `run_name`, `log_every`, `save_every` are read); `total` is the budget in
+    the run's unit. `state` returns what the trainer itself must save to resume exactly (a
+    baseline, environments' random states); `record` and `metrics` go to the run's settings.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        config: Any,
+        policy: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        total: int,
+        resume: Checkpoint | None = None,
+        stop: GracefulStop | None = None,
+        verbose: bool = False,
+        unit: str = "step",
+        state: Callable[[], dict[str, Any]] | None = None,
+        metrics: list[str] = (),
+        record: dict[str, Any] | None = None,
+    ):
+        self.world = parallel.current()
+        require(
+            resume is None or self.world.size == 1,
+            "resuming is for one process: a checkpoint holds rank 0's generators only",
+        )
+        self.kind, self.config, self.policy, self.optimizer, self.total = (
+            kind,
+            config,
+            policy,
+            optimizer,
+            total,
+        )
+        self.params = [p for p in policy.parameters() if p.requires_grad]
+        self.device = self.params[0].device
+        self.resumed: dict[str, Any] | None = resume.state if resume is not None else None
+        self.done = self.updates = 0
+        if resume is not None:
+            self.done = checkpoint.restore(resume, policy, optimizer, total)
+            self.updates = int(resume.state.get("update", self.done))
+        parallel.share_parameters(policy)  # under torchrun every rank starts from rank 0's weights
+        self.start = self.done
+        self.run_dir: Path | None = (
+            open_run_dir(config, kind, resume) if config.logdir and self.world.is_main else None
+        )
+        self.history: dict[str, list[float]] = {}
+        self.seconds = 0.0
+        self.finished = False  # a `final` update was made (a trainer may set it before the loop)
+        self._stop, self._state, self._generator = stop, state, None
+        self._metrics, self._record = list(metrics), dict(record or {})
+        self._guard = FiniteGuard(
+            [n for n, p in policy.named_parameters() if p.requires_grad], self.device
+        )
+        self._saver = checkpoint.Saver(self.run_dir, config.save_every, self._checkpoint_state)
+        self.log = RunLogger(self.run_dir)
+        self._progress = Progress(
+            verbose and self.world.is_main, total, self.run_dir, config.logdir, unit=unit
+        )
+
+    def generator(self) -> torch.Generator:
+        """The run's sampling generator: seeded from `seed` (per rank), restored, saved."""
+        self._generator = torch.Generator(device=self.device).manual_seed(
+            parallel.rank_seed(self.config.seed, self.world)
+        )
+        if self.resumed is not None:
+            self._generator.set_state(self.resumed["generator"])
+        return self._generator
+
+    def __enter__(self) -> Run:
+        if self.resumed is None:
+            self.log.settings(
+                dataclasses.asdict(self.config),
+                metrics=self._metrics,
+                trainer=self.kind,
+                initial_policy=repr(self.policy),
+                torch=torch.__version__,
+                **self._record,
+            )
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.close()
+        self.log.close()
+
+    def steps(self) -> Iterator[int]:
+        """Yield `done` before each update until the budget is spent, a `final` update was made
+        or a signal asked to stop; checkpoint at the cadence, and once more at the end."""
+        started = time.perf_counter()
+        while self.done < self.total and not self.finished and not self.stop_requested:
+            self.optimizer.zero_grad(set_to_none=True)
+            yield self.done
+            if self._saver.due(self.updates):
+                self._saver.save()
+        self.seconds = time.perf_counter() - started
+        if self.done > self.start:
+            self._saver.save()
+
+    def update(
+        self,
+        loss: Tensor,
+        *,
+        log: Callable[[], Values],
+        show: Callable[[], dict[str, float]] | None = None,
+        units: int = 1,
+        final: bool = False,
+    ) -> None:
+        """After backward: average gradients over ranks, guard, log, optimiser step, count `units`.
+
+        `log()` gives the scalars of a logging point and `show()` the values of a progress line;
+        each is called only when it is used. `final` marks the last update (a solved task).
+        """
+        parallel.average_gradients(self.params)
+        logging = (
+            self.updates % self.config.log_every == 0 or final or self.done + units >= self.total
+        )
+        self._guard.watch(self.done, loss, [p.grad for p in self.params])
+        with self._saver.naming_last_good():
+            self._guard.check(sync_point=logging or self._saver.due(self.updates + 1))
+        if logging:
+            append(self.history, self.done, self.log.scalars(self.done, log()))
+            self.log.histograms(self.done, self.policy, point=self.updates // self.config.log_every)
+        self.optimizer.step()
+        self.done, self.updates, self.finished = self.done + units, self.updates + 1, final
+        shown = show() if show is not None and self._progress.wants(self.done, logging) else None
+        self._progress.update(min(self.done, self.total), shown)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop is not None and self._stop.requested is not None
+
+    @property
+    def interrupted(self) -> int | None:
+        """The signal that stopped training early (SIGINT, SIGTERM), if any."""
+        return self._stop.requested if self._stop is not None else None
+
+    @property
+    def checkpoint(self) -> Path | None:
+        """The last checkpoint written."""
+        return self._saver.path
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        state = {
+            "trainer": self.kind,
+            "step": self.done,
+            "update": self.updates,
+            "settings": dataclasses.asdict(self.config),
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+        if self._generator is not None:
+            state["generator"] = self._generator.get_state()
+        return {**state, **(self._state() if self._state is not None else {})}
