@@ -12,8 +12,17 @@ from pg.data import DataError, article_data, load_csv
 from pg.env import HungerBandit
 from pg.episodes import Episodes, collect_episodes
 from pg.episodic import EpisodicConfig, EpisodicResult, train_episodic
+from pg.evaluate import evaluate, load_policy
 from pg.losses import MeanBaseline, episodic_loss, normalize_returns, reinforce_loss, reward_to_go
-from pg.policy import HungerPolicy, MLPPolicy, Policy, actions_from_uniform, mlp, sample_actions
+from pg.policy import (
+    GaussianMLPPolicy,
+    HungerPolicy,
+    MLPPolicy,
+    Policy,
+    actions_from_uniform,
+    mlp,
+    sample_actions,
+)
 from pg.reinforce import ReinforceConfig, ReinforceResult, reinforce_step, train_reinforce
 from pg.run.config import UsageError
 from pg.run.stopping import NonFiniteError
@@ -23,6 +32,7 @@ __all__ = [
     "DataError",
     "EpisodicConfig",
     "EpisodicResult",
+    "GaussianMLPPolicy",
     "Episodes",
     "HungerBandit",
     "HungerPolicy",
@@ -39,7 +49,9 @@ __all__ = [
     "article_data",
     "collect_episodes",
     "episodic_loss",
+    "evaluate",
     "load_csv",
+    "load_policy",
     "mlp",
     "normalize_returns",
     "reinforce_loss",

@@ -9,25 +9,38 @@ that finishes early idles (its later steps are marked invalid) until the longest
 batch ends. Taking "every episode that finished in a fixed window" instead would favour short
 episodes. The loss built from a batch is `pg.episodic_loss`.
 
+An environment comes as users have it: a Gymnasium id (`"CartPole-v1"`, or `"my_module:MyEnv-v0"`
+for an env of their own, registered when `my_module` is imported) with keyword arguments for
+`gymnasium.make`, or a callable that returns a new env (wrappers included). Observations may be
+a Box of any shape or Discrete (given to the policy one-hot); actions Discrete or a 1-d Box
+(a continuous action is clipped to the space's bounds on its way to the environment, and the
+loss keeps the log-probability of the sample drawn).
+
 gymnasium is imported here only, lazily: the hunger trainers never need it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.distributions import Bernoulli, Categorical, Distribution, Independent
 
 from pg.policy import Policy, sample_actions
 from pg.run.config import UsageError, require
 
 __all__ = [
+    "EnvInfo",
     "Episodes",
     "collect_episodes",
+    "describe_env",
     "env_rng_states",
-    "env_spaces",
+    "greedy_actions",
     "make_envs",
     "set_env_rng_states",
 ]
@@ -36,8 +49,8 @@ __all__ = [
 class Episodes(NamedTuple):
     """One batch: the first episode of each of N environments, padded to the longest (T steps)."""
 
-    obs: Tensor  # (T, N, d)
-    action: Tensor  # (T, N)
+    obs: Tensor  # (T, N, *obs_shape)
+    action: Tensor  # (T, N), or (T, N, act_dim) for continuous actions
     reward: Tensor  # (T, N), 0 after an episode's end
     valid: Tensor  # (T, N) bool: the step belongs to the episode
     done: Tensor  # (T, N) bool: the episode's last step
@@ -45,49 +58,87 @@ class Episodes(NamedTuple):
     returns: np.ndarray  # (N,) undiscounted episode returns
 
 
-def env_spaces(env_id: str) -> tuple[int, int]:
-    """(observation width, number of actions) of a Gymnasium environment, or a UsageError."""
+@dataclass(frozen=True)
+class EnvInfo:
+    """What a policy and a trainer need to know about an environment."""
+
+    name: str
+    obs_shape: tuple[int, ...]  # what the policy receives per step (Discrete(n): one-hot, (n,))
+    num_actions: int | None  # Discrete actions, else None
+    act_dim: int | None  # 1-d Box actions, else None
+    reward_threshold: float | None  # the env's own "solved" return (its spec), if it has one
+
+
+def make_envs(env: str | Callable[[], Any], num_envs: int, **make_kwargs: Any) -> Any:
+    """N copies of `env` in one vectorised env (numpy-vectorised where Gymnasium has one)."""
     import gymnasium as gym
 
+    name = _name(env)
+    with _making(name):
+        if isinstance(env, str):
+            return gym.make_vec(env, num_envs=num_envs, **make_kwargs)
+        require(not make_kwargs, f"make kwargs go with an environment id, not with {name}")
+        return gym.vector.SyncVectorEnv([env] * num_envs)
+
+
+def describe_env(env: str | Callable[[], Any], **make_kwargs: Any) -> EnvInfo:
+    """Make one copy of `env`, read its spaces and its spec's reward threshold, close it."""
+    import gymnasium as gym
+    from gymnasium import spaces
+
+    name = _name(env)
+    with _making(name):
+        one = gym.make(env, **make_kwargs) if isinstance(env, str) else env()
     try:
-        env = gym.make(env_id)
-    except gym.error.Error as e:
-        raise UsageError(f"cannot make environment {env_id!r}: {e}") from None
-    try:
-        obs_space, act_space = env.observation_space, env.action_space
+        obs_space, act_space, spec = one.observation_space, one.action_space, one.spec
     finally:
-        env.close()
+        one.close()
+    if isinstance(obs_space, spaces.Discrete):
+        obs_shape = (int(obs_space.n),)
+    else:
+        require(
+            isinstance(obs_space, spaces.Box) and len(obs_space.shape) >= 1,
+            f"{name}: its observation space {obs_space} is neither a Box nor Discrete; wrap the "
+            "env so that it is (gymnasium.wrappers.FlattenObservation makes a Dict or Tuple a Box)",
+        )
+        obs_shape = tuple(int(n) for n in obs_space.shape)
+    discrete = isinstance(act_space, spaces.Discrete) and act_space.n >= 2
     require(
-        isinstance(act_space, gym.spaces.Discrete) and act_space.n >= 2,
-        f"{env_id} must have a discrete action space with >= 2 actions, got {act_space}",
+        discrete or (isinstance(act_space, spaces.Box) and len(act_space.shape) == 1),
+        f"{name}: its action space {act_space} is neither Discrete (>= 2 actions) nor a 1-d Box; "
+        "wrap the env in a gymnasium.ActionWrapper that presents one of those",
     )
-    require(
-        isinstance(obs_space, gym.spaces.Box) and len(obs_space.shape) == 1,
-        f"{env_id} must have a flat vector observation space, got {obs_space}",
+    threshold = getattr(spec, "reward_threshold", None) if spec is not None else None
+    return EnvInfo(
+        name=name,
+        obs_shape=obs_shape,
+        num_actions=int(act_space.n) if discrete else None,
+        act_dim=None if discrete else int(act_space.shape[0]),
+        reward_threshold=None if threshold is None else float(threshold),
     )
-    return int(obs_space.shape[0]), int(act_space.n)
 
 
-def make_envs(env_id: str, num_envs: int) -> Any:
-    """N copies of `env_id` in one vectorised env (numpy-vectorised where Gymnasium has one)."""
-    import gymnasium as gym
+def collect_episodes(
+    envs: Any, policy: Policy, generator: torch.Generator, *, deterministic: bool = False
+) -> Episodes:
+    """Reset every environment and run until each has finished one episode (no gradients here).
 
-    return gym.make_vec(env_id, num_envs=num_envs)
-
-
-def collect_episodes(envs: Any, policy: Policy, generator: torch.Generator) -> Episodes:
-    """Reset every environment and run until each has finished one episode (no gradients here)."""
+    Actions are sampled from the policy's distribution; `deterministic=True` takes its most
+    likely action instead (its mean, for a Gaussian), for evaluation.
+    """
     like = next(policy.parameters())
+    obs_space, act_space = envs.single_observation_space, envs.single_action_space
     obs, _ = envs.reset()
     n = envs.num_envs
     alive = np.ones(n, dtype=bool)
     lengths, returns = np.zeros(n, dtype=np.int64), np.zeros(n)
     steps: list[tuple[Tensor, Tensor, np.ndarray, np.ndarray]] = []
     while alive.any():
-        o = torch.as_tensor(obs, dtype=like.dtype, device=like.device)  # (N, d)
+        o = _obs_tensor(obs, obs_space, like)  # (N, *obs_shape)
         with torch.no_grad():
-            action = sample_actions(policy.distribution(o), generator)  # (N,)
-        obs, reward, terminated, truncated, _ = envs.step(action.long().cpu().numpy())
+            dist = policy.distribution(o)
+            action = greedy_actions(dist) if deterministic else sample_actions(dist, generator)
+        obs, reward, terminated, truncated, _ = envs.step(_env_action(action, act_space))
         reward = np.where(alive, reward, 0.0)
         steps.append((o, action, reward, alive.copy()))
         lengths += alive
@@ -100,6 +151,17 @@ def collect_episodes(envs: Any, policy: Policy, generator: torch.Generator) -> E
     valid = torch.as_tensor(np.stack([s[3] for s in steps]), device=like.device)  # (T, N)
     done = valid & ~torch.cat([valid[1:], torch.zeros_like(valid[:1])])  # last valid step of each
     return Episodes(obs_t, action_t, reward_t, valid, done, lengths, returns)
+
+
+def greedy_actions(dist: Distribution) -> Tensor:
+    """The most likely action of each row: argmax of a Categorical, p(B) > 1/2 for a Bernoulli,
+    the mean of a Gaussian (any other distribution: its `mode`)."""
+    if isinstance(dist, Bernoulli):
+        return (dist.logits > 0).to(dist.logits.dtype)
+    if isinstance(dist, Categorical):
+        return dist.logits.argmax(dim=-1)
+    base = dist.base_dist if isinstance(dist, Independent) else dist
+    return base.mean if hasattr(base, "loc") else dist.mode
 
 
 def env_rng_states(envs: Any) -> list[dict]:
@@ -118,3 +180,40 @@ def set_env_rng_states(envs: Any, states: list[dict]) -> None:
         rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
         rng.bit_generator.state = state
         target.np_random = rng
+
+
+def _obs_tensor(obs: np.ndarray, space: Any, like: Tensor) -> Tensor:
+    """A batch of observations as the policy takes them: floats, Discrete ones one-hot."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Discrete):
+        index = torch.as_tensor(obs, dtype=torch.long, device=like.device)  # (N,)
+        return torch.nn.functional.one_hot(index, int(space.n)).to(like.dtype)  # (N, n)
+    return torch.as_tensor(obs, dtype=like.dtype, device=like.device)
+
+
+def _env_action(action: Tensor, space: Any) -> np.ndarray:
+    """Actions as the environment takes them: integers, or floats clipped to the Box's bounds."""
+    from gymnasium import spaces
+
+    if isinstance(space, spaces.Discrete):
+        return action.long().cpu().numpy()
+    return np.clip(action.cpu().numpy(), space.low, space.high).astype(space.dtype)
+
+
+def _name(env: Any) -> str:
+    return repr(env) if isinstance(env, str) else getattr(env, "__name__", repr(env))
+
+
+@contextmanager
+def _making(name: str) -> Iterator[None]:
+    """Turn the ways making an environment fails into one UsageError that names it."""
+    import gymnasium as gym
+
+    try:
+        yield
+    except UsageError:
+        raise
+    except (gym.error.Error, ImportError, TypeError, ValueError, AttributeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(f"cannot make environment {name}: {first}") from None

@@ -3,34 +3,39 @@
 An action's consequences now unfold over many steps, so each log-probability is weighted by its
 discounted reward-to-go instead of one reward. One update:
 
-    batch = collect_episodes(envs, policy, generator)          # whole episodes, side by side
-    loss  = episodic_loss(policy, batch, gamma=0.99)           # -mean(G_t * log p(a_t | s_t))
+    batch = collect_episodes(envs, policy, generator)     # whole episodes, side by side
+    loss  = episodic_loss(policy, batch, gamma=0.99)      # -(1/N) sum gamma^t G_t log p(a_t | s_t)
     loss.backward(); optimizer.step()
 
 `pg.episodes` collects the batch, `pg.losses.episodic_loss` builds the loss. Training stops once
-the mean return of the last 100 episodes reaches the target, or when the budget of environment
-steps is spent. With Adam, the default, the overall scale of the loss does not change the step.
+the mean return of the last 100 episodes reaches the target (by default the environment's own
+`spec.reward_threshold`), or when the budget of environment steps is spent.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import deque
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from pg.episodes import (
+    EnvInfo,
     Episodes,
     collect_episodes,
+    describe_env,
     env_rng_states,
-    env_spaces,
     make_envs,
     set_env_rng_states,
 )
-from pg.losses import episodic_loss
+from pg.losses import REDUCTIONS, episodic_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy
 from pg.run import Run, parallel
@@ -47,30 +52,45 @@ from pg.run.config import (
 )
 from pg.run.stopping import GracefulStop
 
-__all__ = ["EpisodicConfig", "EpisodicResult", "train_episodic"]
+__all__ = ["EpisodicConfig", "EpisodicResult", "target_return", "train_episodic"]
 
 SOLVED_WINDOW = (
     100  # "solved": the mean return of the last 100 finished episodes reaches the target
 )
+COLLAPSED = 0.01  # entropy below this share of its maximum (log K): the policy stopped exploring
+
+
+def target_return(text: str) -> float | str | None:
+    """`--target-return`: a number, `auto` (the environment's reward threshold) or `none`."""
+    if text.strip().lower() in ("auto", "none"):
+        return None if text.strip().lower() == "none" else "auto"
+    return float(text)
 
 
 @dataclass
 class EpisodicConfig:
-    """Settings of `train_episodic` and of `scripts/train_cartpole.py` (as --kebab-case flags)."""
+    """Settings of `train_episodic` and of `scripts/train_episodic.py` (as --kebab-case flags)."""
 
     env_id: str = setting(
-        "CartPole-v1", "Gymnasium environment id: discrete actions, vector observations"
+        "CartPole-v1", "Gymnasium id, or module:Id for an env of your own that `module` registers"
     )
-    total_steps: int = setting(
-        500_000, "budget of environment steps; training stops sooner once solved"
-    )
+    total_steps: int = setting(500_000, "budget of environment steps; stops sooner once solved")
     episodes_per_update: int = setting(16, "episodes run side by side (vectorised) for each update")
     optimizer: str = setting("adam", "sgd or adam", choices=("sgd", "adam"))
     lr: float = setting(0.01, "learning rate")
     gamma: float = setting(0.99, "discount of the reward-to-go")
-    normalize_returns: bool = setting(True, "standardise the reward-to-go over each batch")
-    target_return: float = setting(
-        475.0, "solved once the mean return of the last 100 episodes reaches this"
+    loss_reduction: str = setting(
+        "step",
+        "episode: the unbiased textbook estimator; step: mean over steps",
+        choices=REDUCTIONS,
+    )
+    normalize_returns: bool = setting(True, "standardise the weights over each batch (default: on)")
+    entropy_coef: float = setting(0.0, "weight of an entropy bonus in the loss (0: none)")
+    target_return: float | str | None = setting(
+        "auto",
+        "solved once the mean return of the last 100 episodes reaches this; auto: the "
+        "environment's reward threshold (none if it has none); none: train the whole budget",
+        type=target_return,
     )
     seed: int = setting(
         1, "seeds the environments, the action sampling and torch (initial weights)"
@@ -93,13 +113,21 @@ class EpisodicConfig:
         check_int("episodes_per_update", self.episodes_per_update, 1)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
         check_positive("lr", self.lr, MAX_LR)
+        check_choice("loss_reduction", self.loss_reduction, REDUCTIONS)
         require(
             isinstance(self.gamma, (int, float)) and 0.0 <= self.gamma <= 1.0,
             f"gamma must be in [0, 1], got {self.gamma!r}",
         )
         require(
-            isinstance(self.target_return, (int, float)) and np.isfinite(self.target_return),
-            f"target_return must be a finite number, got {self.target_return!r}",
+            isinstance(self.entropy_coef, (int, float)) and 0.0 <= self.entropy_coef <= 1e6,
+            f"entropy_coef must be a number in [0, 1e6], got {self.entropy_coef!r}",
+        )
+        number = isinstance(self.target_return, (int, float)) and not isinstance(
+            self.target_return, bool
+        )
+        require(
+            self.target_return in (None, "auto") or (number and math.isfinite(self.target_return)),
+            f"target_return must be a finite number, auto or none, got {self.target_return!r}",
         )
         check_run_settings(self)
 
@@ -107,10 +135,14 @@ class EpisodicConfig:
 @dataclass
 class EpisodicResult:
     solved: bool  # the mean return of the last 100 episodes reached the target
+    target: float | None  # the target that applied (None: the whole budget was trained)
+    target_rule: str  # where that target came from, in words
     episodes: int  # finished episodes used for training
     env_steps: int  # environment steps of those episodes
     seconds: float  # wall time of training (not imports, not figures)
     mean_return: float  # over the last (up to) 100 episodes
+    entropy: float  # mean entropy of the policy over the last batch's steps
+    entropy_collapsed: bool  # discrete actions: entropy < 1% of log K, the policy stopped exploring
     run_dir: Path | None
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
@@ -121,7 +153,9 @@ class EpisodicResult:
 
 def train_episodic(
     policy: Policy,
+    env: str | Callable[[], Any] | None = None,
     *,
+    make_kwargs: dict[str, Any] | None = None,
     config: EpisodicConfig | None = None,
     verbose: bool = False,
     resume: Checkpoint | None = None,
@@ -130,93 +164,133 @@ def train_episodic(
 ) -> EpisodicResult:
     """Train `policy` in place with episodic REINFORCE on a Gymnasium environment.
 
-    Settings are the fields of `EpisodicConfig` as keyword arguments (`env_id="CartPole-v1"`,
-    `total_steps`, `episodes_per_update=16`, `optimizer="adam"`, `lr=0.01`, `gamma=0.99`,
-    `normalize_returns=True`, `target_return=475`, `seed`, `logdir` or None, `run_name`,
-    `log_every`, `save_every`) or a `config`. Stops once solved, when the step budget is spent, or
-    after the current update when `stop` (a `GracefulStop`) sees a signal. `resume` (from
-    `pg.run.checkpoint.load`) continues a run exactly where its checkpoint left it.
+    `env` is a Gymnasium id (default: the `env_id` setting) with `make_kwargs` for
+    `gymnasium.make`, or a callable returning a new env. Settings are the fields of
+    `EpisodicConfig` as keyword arguments (`total_steps`, `episodes_per_update=16`,
+    `optimizer="adam"`, `lr=0.01`, `gamma=0.99`, `loss_reduction`, `normalize_returns`,
+    `entropy_coef=0`, `target_return="auto"`, `seed`, `logdir` or None, `run_name`, `log_every`,
+    `save_every`) or a `config`. Stops once solved, when the budget is spent, or after the
+    current update when `stop` sees a signal. `resume` continues a run exactly.
     """
     cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
-    obs_dim, num_actions = env_spaces(cfg.env_id)
-    require(
-        policy.obs_dim in (None, obs_dim) and policy.num_actions == num_actions,
-        f"{cfg.env_id} has {obs_dim}-wide observations and {num_actions} actions; the "
-        "policy expects "
-        f"{policy.obs_dim} and {policy.num_actions}",
-    )
+    env = cfg.env_id if env is None else env
+    info = describe_env(env, **(make_kwargs or {}))
+    # the settings name the env this run trained on, for `scripts/evaluate.py`
+    cfg = dataclasses.replace(cfg, env_id=env if isinstance(env, str) else info.name)
+    _check_fits(policy, info)
+    target, rule = _target(cfg.target_return, info)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    envs = make_envs(cfg.env_id, cfg.episodes_per_update)
+    envs = make_envs(env, cfg.episodes_per_update, **(make_kwargs or {}))
     recent: deque[float] = deque(maxlen=SOLVED_WINDOW)  # returns of the last 100 episodes
-    episodes = 0
+    episodes, batch = 0, None
 
     def state() -> dict:
         return {"envs": env_rng_states(envs), "recent": list(recent), "episodes": episodes}
 
     run = Run(
-        "episodic",
-        cfg,
-        policy,
-        optimizer,
-        total=cfg.total_steps,
-        resume=resume,
-        stop=stop,
-        verbose=verbose,
-        unit="env step",
-        state=state,
-        metrics=["charts/episodic_return", "charts/mean_return_100"],
-    )
+        "episodic", cfg, policy, optimizer, total=cfg.total_steps, resume=resume, stop=stop,
+        verbose=verbose, unit="env step", state=state, record={"env": info.name, "target": rule},
+        metrics=["charts/episodic_return", "charts/mean_return_100", "policy/entropy"],
+    )  # fmt: skip
     envs.reset(seed=parallel.rank_seed(cfg.seed, run.world))  # seeds each sub-environment once
     generator = run.generator()
     if run.resumed is not None:
         set_env_rng_states(envs, run.resumed["envs"])
         recent.extend(run.resumed["recent"])
         episodes = run.resumed["episodes"]
-    solved = run.finished = _solved(
-        recent, cfg.target_return
-    )  # a resumed run may be solved already
+    solved = run.finished = _solved(recent, target)  # a resumed run may be solved already
+    policy.train()
     with closing(envs), run:
         for env_steps in run.steps():
             batch = collect_episodes(envs, policy, generator)
             loss = episodic_loss(
-                policy, batch, gamma=cfg.gamma, normalize_returns=cfg.normalize_returns
-            )
+                policy, batch, gamma=cfg.gamma, loss_reduction=cfg.loss_reduction,
+                normalize_returns=cfg.normalize_returns, entropy_coef=cfg.entropy_coef,
+            )  # fmt: skip
             loss.backward()
 
             lengths, returns = _every_rank(batch, run.world)
             _log_episodes(run, env_steps, lengths, returns)
             episodes += len(lengths)
             recent.extend(returns.tolist())
-            solved = _solved(recent, cfg.target_return)
+            solved = _solved(recent, target)
             run.update(
-                loss,
-                units=int(lengths.sum()),
-                final=solved,
+                loss, units=int(lengths.sum()), final=solved,
                 log=lambda: {
                     "loss/reinforce": loss,
-                    "grad/norm": torch.nn.utils.clip_grad_norm_(
-                        run.params, float("inf")
-                    ),  # measures, clips nothing
+                    "grad/norm": _grad_norm(run.params),
+                    "policy/entropy": _entropy(policy, batch),
                     "charts/mean_return_100": float(np.mean(recent)),
                 },
                 show=lambda: {"episodes": episodes, "mean return": float(np.mean(recent))},
-            )
+            )  # fmt: skip
+    entropy = _entropy(policy, batch) if batch is not None else math.nan
     return EpisodicResult(
-        solved=solved,
-        episodes=episodes,
-        env_steps=run.done,
-        seconds=run.seconds,
-        mean_return=float(np.mean(recent)) if recent else float("nan"),
-        run_dir=run.run_dir,
-        checkpoint=run.checkpoint,
-        interrupted=run.interrupted,
+        solved=solved, target=target, target_rule=rule, episodes=episodes, env_steps=run.done,
+        seconds=run.seconds, mean_return=float(np.mean(recent)) if recent else math.nan,
+        entropy=entropy, entropy_collapsed=not solved and _collapsed(entropy, info),
+        run_dir=run.run_dir, checkpoint=run.checkpoint, interrupted=run.interrupted,
         history=run.history,
+    )  # fmt: skip
+
+
+def _check_fits(policy: Policy, info: EnvInfo) -> None:
+    """The policy must take the env's observations and give its kind of actions."""
+    if policy.obs_shape is not None:
+        takes = tuple(policy.obs_shape) == info.obs_shape
+    else:
+        takes = len(info.obs_shape) == 1 and policy.obs_dim in (None, info.obs_shape[0])
+    gives = (
+        policy.num_actions == info.num_actions
+        if info.num_actions is not None
+        else policy.act_dim == info.act_dim
+    )
+    actions = (
+        f"{info.num_actions} discrete actions"
+        if info.num_actions is not None
+        else f"{info.act_dim}-dimensional continuous actions"
+    )
+    mine = (
+        f"{policy.num_actions} discrete actions"
+        if policy.num_actions is not None
+        else f"{policy.act_dim}-dimensional continuous actions"
+    )
+    require(
+        takes and gives,
+        f"{info.name} has observations of shape {info.obs_shape} and {actions}; the policy takes "
+        f"{policy.obs_shape or (policy.obs_dim,)} and gives {mine}",
     )
 
 
-def _solved(recent: deque[float], target: float) -> bool:
+def _target(setting: float | str | None, info: EnvInfo) -> tuple[float | None, str]:
+    """The return that counts as solved, and where it came from."""
+    if setting == "auto" and info.reward_threshold is not None:
+        return info.reward_threshold, "the environment's reward threshold"
+    if setting in ("auto", None):
+        why = "--target-return none" if setting is None else "the environment has none"
+        return None, f"no target, {why}: trained the whole budget"
+    return float(setting), "--target-return"
+
+
+def _solved(recent: deque[float], target: float | None) -> bool:
     """Solved: the last SOLVED_WINDOW episodes are in, and their mean return reaches the target."""
-    return len(recent) == SOLVED_WINDOW and float(np.mean(recent)) >= target
+    return target is not None and len(recent) == SOLVED_WINDOW and float(np.mean(recent)) >= target
+
+
+def _grad_norm(params: list[torch.nn.Parameter]) -> torch.Tensor:
+    """The norm of all the gradients together (clip_grad_norm_ with no limit clips nothing)."""
+    return torch.nn.utils.clip_grad_norm_(params, math.inf)
+
+
+def _entropy(policy: Policy, batch: Episodes) -> float:
+    """Mean entropy of the policy's distribution over the batch's valid steps."""
+    with torch.no_grad():
+        return policy.distribution(batch.obs[batch.valid]).entropy().mean().item()
+
+
+def _collapsed(entropy: float, info: EnvInfo) -> bool:
+    """Discrete actions whose entropy fell below COLLAPSED of its maximum, log K."""
+    return info.num_actions is not None and entropy < COLLAPSED * math.log(info.num_actions)
 
 
 def _every_rank(batch: Episodes, world: parallel.World) -> tuple[np.ndarray, np.ndarray]:
@@ -225,9 +299,8 @@ def _every_rank(batch: Episodes, world: parallel.World) -> tuple[np.ndarray, np.
     if world.size == 1:
         return batch.lengths, batch.returns
     device = batch.obs.device
-    return parallel.gather(batch.lengths, device).astype(np.int64), parallel.gather(
-        batch.returns, device
-    )
+    lengths = parallel.gather(batch.lengths, device).astype(np.int64)
+    return lengths, parallel.gather(batch.returns, device)
 
 
 def _log_episodes(run: Run, env_steps: int, lengths: np.ndarray, returns: np.ndarray) -> None:
@@ -235,10 +308,8 @@ def _log_episodes(run: Run, env_steps: int, lengths: np.ndarray, returns: np.nda
     environments had taken by then, on top of the `env_steps` of earlier batches."""
     ended_at = env_steps + np.minimum(lengths[None, :], lengths[:, None]).sum(1)
     for i in np.argsort(lengths, kind="stable"):
-        run.log.scalars(
-            int(ended_at[i]),
-            {
-                "charts/episodic_return": float(returns[i]),
-                "charts/episodic_length": int(lengths[i]),
-            },
-        )
+        values = {
+            "charts/episodic_return": float(returns[i]),
+            "charts/episodic_length": int(lengths[i]),
+        }
+        run.log.scalars(int(ended_at[i]), values)

@@ -5,6 +5,9 @@ Supervised (mean squared error over N labelled points, p = sigmoid(w * hunger + 
     MSE(b)    = (1/N) * sum((p - y)^2)
     dMSE/db   = (2/N) * sum((p - y) * p * (1 - p))      since dp/db = p * (1 - p)
 
+Episodic tasks given as tables (`FiniteMDP`, below): the expected return J of a policy by a
+linear solve, its gradient by autograd through the solve.
+
 REINFORCE on the hunger bandit (hunger ~ U[0, 1], threshold t, rewards good / bad, P(large
 portion) q_A at Place A and q_B at Place B; q_A = 0, q_B = 1 when portions are deterministic).
 The chance that the portion served suits the hunger, averaged over hunger, is
@@ -30,10 +33,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
+from torch.distributions import Distribution
 
 __all__ = [
     "mse",
@@ -42,6 +47,9 @@ __all__ = [
     "expected_reward_quadrature",
     "optimal_bias",
     "best_expected_reward",
+    "FiniteMDP",
+    "expected_return",
+    "action_probabilities",
 ]
 
 
@@ -193,3 +201,127 @@ def best_expected_reward(
     """The best J of any policy: the threshold policy, picking the place likelier to suit."""
     p_suits = threshold * max(1 - q_a, 1 - q_b) + (1 - threshold) * max(q_a, q_b)
     return reward_bad + (reward_good - reward_bad) * p_suits
+
+
+# --- episodic tasks: finite MDPs given as tables ------------------------------------------------
+#
+# For a finite MDP (transition probabilities P[s, a, s'], expected rewards R[s, a, s'], a start
+# distribution, terminal states) and a policy pi(a | s) read off the policy's distribution at each
+# state's observation, the expected discounted return is
+#
+#     J(theta) = sum_s start(s) V(s),    V = r_pi + gamma * P_pi V   (V = 0 at terminal states)
+#     r_pi(s)  = sum_a pi(a|s) sum_s' P[s,a,s'] R[s,a,s'],    P_pi(s, s') = sum_a pi(a|s) P[s,a,s']
+#
+# solved as one linear system in float64 (`horizon=None`), or, for episodes cut after `horizon`
+# steps (Gymnasium's TimeLimit), by `horizon` steps of the same recursion backwards from V = 0.
+# Autograd through either gives dJ/dtheta; the tests check it against finite differences.
+
+
+@dataclass(frozen=True)
+class FiniteMDP:
+    """An episodic task as tables, all float64: what `expected_return` needs and nothing else.
+
+    `observations[s]` is what the policy sees in state s (one-hot by default; two states with
+    the same row are aliased: the policy cannot tell them apart).
+    """
+
+    transitions: Tensor  # (S, A, S) P(s' | s, a); rows of terminal states are ignored
+    rewards: Tensor  # (S, A, S) expected reward of the transition s -a-> s'
+    start: Tensor  # (S,) distribution of the first state
+    terminal: Tensor  # (S,) bool: the episode ends on entering it
+    observations: Tensor  # (S, *obs_shape) what the policy sees in each state
+
+    @classmethod
+    def from_tables(cls, transitions, rewards, start, terminal, observations=None) -> FiniteMDP:
+        """Check the tables' shapes and probabilities; `rewards` may be (S, A) or (S, A, S)."""
+        p = torch.as_tensor(transitions, dtype=torch.float64)
+        r = torch.as_tensor(rewards, dtype=torch.float64)
+        start = torch.as_tensor(start, dtype=torch.float64)
+        terminal = torch.as_tensor(terminal, dtype=torch.bool)
+        n, a = p.shape[:2]
+        if r.shape == (n, a):
+            r = r[:, :, None].expand(n, a, n)
+        obs = (
+            torch.eye(n, dtype=torch.float64)
+            if observations is None
+            else torch.as_tensor(observations, dtype=torch.float64)
+        )
+        if not (
+            p.shape == (n, a, n)
+            and r.shape == (n, a, n)
+            and start.shape == (n,)
+            and terminal.shape == (n,)
+            and len(obs) == n
+        ):
+            raise ValueError(
+                "an MDP of S states and A actions needs transitions (S, A, S), rewards "
+                "(S, A) or (S, A, S), "
+                f"start (S,), terminal (S,) and S observations; got {tuple(p.shape)}, "
+                f"{tuple(r.shape)}, "
+                f"{tuple(start.shape)}, {tuple(terminal.shape)} and {len(obs)}"
+            )
+        if not (
+            torch.allclose(p.sum(-1), torch.ones(n, a, dtype=torch.float64))
+            and torch.isclose(start.sum(), torch.ones((), dtype=torch.float64))
+        ):
+            raise ValueError(
+                "each transitions[s, a] and start must be probability distributions (sum to 1)"
+            )
+        return cls(p, r, start, terminal, obs)
+
+    @classmethod
+    def from_gymnasium(cls, env) -> FiniteMDP:
+        """The MDP of a Gymnasium toy-text env that exposes its dynamics as `env.unwrapped.P`
+        (FrozenLake, CliffWalking, Taxi): P[s][a] is a list of (prob, next_state, reward, done)."""
+        table = env.unwrapped.P
+        n, a = env.observation_space.n, env.action_space.n
+        p = torch.zeros(n, a, n, dtype=torch.float64)
+        r = torch.zeros(n, a, n, dtype=torch.float64)
+        terminal = torch.zeros(n, dtype=torch.bool)
+        for s in range(n):
+            for action in range(a):
+                for prob, nxt, reward, done in table[s][action]:
+                    p[s, action, nxt] += prob
+                    r[s, action, nxt] = reward  # the same reward for every way to reach nxt
+                    if done:
+                        terminal[nxt] = True
+        start = torch.as_tensor(env.unwrapped.initial_state_distrib, dtype=torch.float64)
+        return cls.from_tables(p, r, start, terminal)
+
+
+def expected_return(
+    mdp: FiniteMDP, action_probs: Tensor, gamma: float, horizon: int | None = None
+) -> Tensor:
+    """J, the expected discounted return of a policy with (S, A) action probabilities (float64).
+
+    `horizon=None` solves the infinite-horizon linear system (gamma < 1, or episodes that end
+    with probability 1); an integer counts the steps of episodes cut after that many.
+    Differentiable with respect to whatever `action_probs` came from.
+    """
+    pi = action_probs.to(torch.float64)  # (S, A)
+    go_on = (~mdp.terminal).to(torch.float64)  # (S,) 0 where the episode has ended
+    p_pi = (
+        torch.einsum("sa,sat->st", pi, mdp.transitions) * go_on[:, None] * go_on[None, :]
+    )  # (S, S)
+    r_pi = torch.einsum("sa,sat,sat->s", pi, mdp.transitions, mdp.rewards) * go_on  # (S,)
+    if horizon is None:
+        eye = torch.eye(len(r_pi), dtype=torch.float64)
+        value = torch.linalg.solve(eye - gamma * p_pi, r_pi)
+    else:
+        value = torch.zeros_like(r_pi)
+        for _ in range(horizon):
+            value = r_pi + gamma * p_pi @ value
+    return mdp.start @ value
+
+
+def action_probabilities(dist: Distribution, num_actions: int) -> Tensor:
+    """(S, A) pi(a | s) of a Bernoulli or Categorical distribution over S rows."""
+    actions = torch.arange(num_actions, dtype=torch.float64)
+    rows = dist.batch_shape[0]
+    return torch.stack(
+        [dist.log_prob(a.expand(rows).to(_dtype(dist))).exp() for a in actions], dim=-1
+    )
+
+
+def _dtype(dist: Distribution) -> torch.dtype:
+    return dist.logits.dtype if hasattr(dist, "logits") else torch.float64

@@ -170,21 +170,51 @@ def normalize_returns(returns: Tensor, eps: float = 1e-8) -> Tensor:
 
 
 _standardize = normalize_returns  # `episodic_loss` takes a flag of the same name
+REDUCTIONS = ("episode", "step")
 
 
 def episodic_loss(
-    policy: Policy, batch: Episodes, *, gamma: float, normalize_returns: bool = True
+    policy: Policy,
+    batch: Episodes,
+    *,
+    gamma: float,
+    loss_reduction: str = "episode",
+    normalize_returns: bool = False,
+    entropy_coef: float = 0.0,
 ) -> Tensor:
     """The REINFORCE loss of a batch of whole episodes: what one episodic update descends.
 
-    Each valid step's log p(action) is weighted by its discounted reward-to-go (standardised over
-    the batch when `normalize_returns`), and the loss is the mean over every valid step of the
-    batch. Padding after an episode's end (`batch.valid` is False there) takes no part.
+    Each valid step's log p(a_t | s_t) is weighted by its discounted reward-to-go G_t; padding
+    after an episode's end (`batch.valid` is False there) takes no part.
+
+    - `loss_reduction="episode"`, the textbook estimator (Williams 1992; Sutton & Barto 13.3):
+      -(1/N) sum over the N episodes of sum_t gamma^t G_t log p(a_t | s_t). Its gradient is an
+      unbiased estimate of -dJ/dθ, J the expected discounted return from the start.
+    - `"step"`: -mean over every valid step of G_t log p(a_t | s_t), as Spinning Up's VPG and
+      many examples do. Dividing by the batch's number of steps, which depends on the actions
+      taken, and dropping gamma^t make it a biased estimate (the README measures by how much).
+
+    `normalize_returns` standardises the weights over the batch: a baseline and a scale that
+    depend on the batch itself, so the estimate is no longer unbiased either (it often learns
+    faster all the same). `entropy_coef` subtracts that multiple of the mean entropy per step.
     """
-    weight = reward_to_go(batch.reward, batch.done, gamma)[batch.valid]  # (S,) one per valid step
+    require(
+        loss_reduction in REDUCTIONS,
+        f"loss_reduction must be one of {', '.join(REDUCTIONS)}, got {loss_reduction!r}",
+    )
+    returns = reward_to_go(batch.reward, batch.done, gamma)  # (T, N)
+    if loss_reduction == "episode":  # gamma^t: step t of every episode is its t-th (all start at 0)
+        t = torch.arange(returns.shape[0], dtype=returns.dtype, device=returns.device)
+        returns = returns * (gamma**t)[:, None]
+    weight = returns[batch.valid]  # (S,) one per valid step
     if normalize_returns:
         weight = _standardize(weight)
     dist = policy.distribution(batch.obs[batch.valid])  # over the S valid steps
     log_prob = dist.log_prob(batch.action[batch.valid])  # (S,)
     # no scan for NaN here: a policy that diverged is reported by the trainer's guard, with the step
-    return reinforce_loss(log_prob, weight, check_values=False)
+    loss = reinforce_loss(log_prob, weight, check_values=False)  # -mean over the S steps
+    if loss_reduction == "episode":
+        loss = loss * (len(log_prob) / batch.valid.shape[1])  # -sum over steps / N episodes
+    if entropy_coef:
+        loss = loss - entropy_coef * dist.entropy().mean()
+    return loss

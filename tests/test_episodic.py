@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import pg
-from pg.episodes import collect_episodes, env_spaces, make_envs
+from pg.episodes import collect_episodes, describe_env, make_envs
 
 from conftest import ROOT, read_events, read_scalars
 
@@ -70,10 +70,13 @@ def test_tensorboard_gets_one_point_per_finished_episode_against_environment_ste
 def test_an_unknown_environment_or_a_mismatched_policy_is_refused_before_training(logdir):
     with pytest.raises(pg.UsageError, match="cannot make environment 'NoSuchEnv-v0'"):
         pg.train_episodic(cartpole_policy(), env_id="NoSuchEnv-v0", logdir=str(logdir))
-    with pytest.raises(pg.UsageError, match="must have a discrete action space"):
-        env_spaces("Pendulum-v1")
     with pytest.raises(
-        pg.UsageError, match="4-wide observations and 2 actions; the policy expects 1 and 2"
+        pg.UsageError, match=r"observation space Tuple\(.*is neither a Box nor Discrete"
+    ):
+        describe_env("Blackjack-v1")
+    with pytest.raises(
+        pg.UsageError,
+        match=r"shape \(4,\) and 2 discrete actions; the policy takes \(1,\) and gives 2 discrete",
     ):
         pg.train_episodic(pg.HungerPolicy(), logdir=str(logdir))
     assert not logdir.exists()

@@ -45,7 +45,7 @@ def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys
     "args, words",
     [
         (["--env-id", "NoSuchEnv-v0"], "cannot make environment 'NoSuchEnv-v0'"),
-        (["--env-id", "Pendulum-v1"], "Pendulum-v1 must have a discrete action space"),
+        (["--env-id", "Blackjack-v1"], "is neither a Box nor Discrete"),
         (["--hidden", "64,x"], "--hidden must be comma-separated positive integers, got '64,x'"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
         (["--episodes-per-update", "0"], "--episodes-per-update must be an integer >= 1, got 0"),

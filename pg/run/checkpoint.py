@@ -132,8 +132,9 @@ def restore(
     return resume.step
 
 
-def load(path: str | Path, trainer: str) -> Checkpoint:
-    """Read a checkpoint file, or the checkpoint of a run folder, written by `trainer`."""
+def load(path: str | Path, trainer: str | None = None) -> Checkpoint:
+    """Read a checkpoint file, or the checkpoint of a run folder, written by `trainer` (any
+    trainer when None)."""
     path = Path(path)
     if path.is_dir():
         path = path / FILENAME
@@ -160,7 +161,7 @@ def load(path: str | Path, trainer: str) -> Checkpoint:
         raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a pg checkpoint (expected format {FORMAT})")
-    if state.get("trainer") != trainer:
+    if trainer is not None and state.get("trainer") != trainer:
         raise CheckpointError(
             f"{path}: a checkpoint of {state.get('trainer')} training, not {trainer}"
         )

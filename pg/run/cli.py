@@ -35,8 +35,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def parse(cls: type[C], argv: Sequence[str] | None = None, *, description: str | None = None) -> C:
-    """Parse `argv` into the settings dataclass `cls`; exit 2 with one line on a bad value."""
+def parse(
+    cls: type[C],
+    argv: Sequence[str] | None = None,
+    *,
+    description: str | None = None,
+    positional: Sequence[str] = (),
+) -> C:
+    """Parse `argv` into the settings dataclass `cls`; exit 2 with one line on a bad value.
+
+    Fields named in `positional` are arguments without a flag, in that order.
+    """
     parser = _Parser(
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -46,8 +55,12 @@ def parse(cls: type[C], argv: Sequence[str] | None = None, *, description: str |
     flags = {}
     for field in dataclasses.fields(cls):
         flag = flags[field.name] = "--" + field.name.replace("_", "-")
-        kind = _scalar(hints[field.name])
+        kind = field.metadata.get("type") or _scalar(hints[field.name])
         help_line = field.metadata.get("help", "")
+        if field.name in positional:
+            flags[field.name] = field.name.upper()
+            parser.add_argument(field.name, type=kind, metavar=field.name.upper(), help=help_line)
+            continue
         if kind is bool:
             action = argparse.BooleanOptionalAction if field.default else "store_true"
             parser.add_argument(flag, action=action, default=field.default, help=help_line)

@@ -199,6 +199,7 @@ class Run:
             "settings": dataclasses.asdict(self.config),
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "policy_spec": self.policy.spec() if hasattr(self.policy, "spec") else None,
         }
         if self._generator is not None:
             state["generator"] = self._generator.get_state()

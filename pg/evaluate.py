@@ -1,0 +1,88 @@
+"""Acting with a trained policy: rebuild it from a run, then run episodes with it.
+
+    policy  = pg.load_policy("logs/episodic/RUN")            # in eval mode, on the CPU
+    returns = pg.evaluate(policy, "CartPole-v1", episodes=20)  # one return per episode
+
+A run's checkpoint holds the policy's weights and, for the shipped policies (`HungerPolicy`,
+`MLPPolicy`, `GaussianMLPPolicy`), how to build it; a policy class of your own is built by you
+and passed in, and the weights are loaded into it.
+
+Sampled or deterministic? REINFORCE trains a *stochastic* policy: the return it maximises is the
+one it earns while sampling its actions, so `deterministic=False` (the default) measures what
+was trained. Taking the most likely action instead (`deterministic=True`) is often as good on
+CartPole, but can be much worse where the policy relies on its randomness; the README shows a
+measured example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from pg.episodes import collect_episodes, make_envs
+from pg.policy import GaussianMLPPolicy, HungerPolicy, MLPPolicy, Policy
+from pg.run import checkpoint
+from pg.run.config import check_int, require
+
+__all__ = ["evaluate", "load_policy"]
+
+SHIPPED: dict[str, type[Policy]] = {
+    "HungerPolicy": HungerPolicy,
+    "MLPPolicy": MLPPolicy,
+    "GaussianMLPPolicy": GaussianMLPPolicy,
+}
+
+
+def load_policy(
+    run_or_checkpoint: str | Path, policy: Policy | None = None, *, device: str = "cpu"
+) -> Policy:
+    """The trained policy of a run folder or checkpoint file, in eval mode.
+
+    Without `policy`, a shipped policy is rebuilt from what the checkpoint says; with it, the
+    saved weights are loaded into that instance (which must have the same parameters).
+    """
+    saved = checkpoint.load(run_or_checkpoint)
+    spec = saved.state.get("policy_spec")
+    if policy is None:
+        require(
+            isinstance(spec, dict) and spec.get("class") in SHIPPED,
+            f"{saved.path}: the run trained a policy class of your own; build one and pass it: "
+            "pg.load_policy(run, policy=MyPolicy(...))",
+        )
+        policy = SHIPPED[spec["class"]](**{k: v for k, v in spec.items() if k != "class"})
+    checkpoint.restore_policy(policy, saved.state["policy"], saved.path)
+    return policy.to(device).eval()
+
+
+def evaluate(
+    policy: Policy,
+    env: str | Callable[[], Any],
+    *,
+    episodes: int = 20,
+    seed: int = 0,
+    deterministic: bool = False,
+    make_kwargs: dict[str, Any] | None = None,
+) -> np.ndarray:
+    """Run `episodes` episodes with `policy` (in eval mode) and return their returns, (episodes,).
+
+    Sampled actions by default; `deterministic=True` takes the most likely action (a Gaussian's
+    mean). `seed` seeds the environments and the sampling, so an evaluation can be repeated.
+    """
+    check_int("episodes", episodes, 1)
+    check_int("seed", seed, 0)
+    was_training = policy.training
+    policy.eval()
+    try:
+        with closing(make_envs(env, episodes, **(make_kwargs or {}))) as envs:
+            envs.reset(seed=seed)
+            device = next(policy.parameters()).device
+            generator = torch.Generator(device=device).manual_seed(seed)
+            batch = collect_episodes(envs, policy, generator, deterministic=deterministic)
+    finally:
+        policy.train(was_training)
+    return batch.returns
