@@ -113,3 +113,31 @@ def test_a_short_cartpole_run_learns_far_beyond_the_random_policy():
     )
     assert first < 40  # an untrained policy: about 22 on average
     assert last > 60 and np.isfinite(result.history["loss/reinforce"]).all()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"gamma": 0.5, "normalize_returns": False, "loss_reduction": "episode"},
+        {"gamma": 0.9, "normalize_returns": True, "loss_reduction": "step", "entropy_coef": 0.1},
+    ],
+)
+def test_one_update_of_the_trainer_is_one_step_down_the_episodic_loss_with_its_settings(settings):
+    trained = cartpole_policy(3)
+    pg.train_episodic(
+        trained, total_steps=1, episodes_per_update=4, seed=7, optimizer="sgd", lr=0.1, logdir=None,
+        **settings,
+    )  # fmt: skip
+
+    def by_hand(**loss_settings) -> list[torch.Tensor]:
+        policy = cartpole_policy(3)
+        envs = make_envs("CartPole-v1", 4)
+        envs.reset(seed=7)
+        batch = collect_episodes(envs, policy, torch.Generator().manual_seed(7))
+        pg.episodic_loss(policy, batch, **loss_settings).backward()
+        return [(p - 0.1 * p.grad).detach() for p in policy.parameters()]
+
+    for got, expected in zip(trained.parameters(), by_hand(**settings)):
+        assert torch.allclose(got, expected, atol=1e-6)
+    others = by_hand(gamma=0.99)  # the trainer's defaults: a different step, so the settings count
+    assert not all(torch.allclose(p, q, atol=1e-6) for p, q in zip(trained.parameters(), others))
