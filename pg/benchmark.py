@@ -219,64 +219,33 @@ def solution(quick: bool) -> Table:
         "Time to solution (defaults)", ["what", "seconds", "vs the minimal PyTorch program"]
     )
     repeats = 3 if quick else 5
-    with tempfile.TemporaryDirectory() as tmp:
-        cwd = Path(tmp)
-        (cwd / "minimal.py").write_text(MINIMAL_PROGRAM)
-        programs = {
-            "minimal PyTorch training program (import torch, one torch.optim step), "
-            "whole process": ["minimal.py"],
-            **{
-                f"scripts/train_{name}.py with defaults, whole process (logging, figure)": [
-                    str(ROOT / "scripts" / f"train_{name}.py"),
-                    "--quiet",
-                ]
-                for name in ("supervised", "reinforce")
-            },
-        }
-        times: dict[str, list[float]] = {what: [] for what in programs}
-        for _ in range(repeats):  # interleaved, so that drift in the machine's speed hits all alike
-            for what, args in programs.items():
-                times[what] += _times(
-                    lambda: subprocess.run(
-                        [sys.executable, *args], cwd=cwd, check=True, capture_output=True
-                    ),
-                    1,
-                )
-        minimal = statistics.median(next(iter(times.values())))
-        for what, measured in times.items():
-            table.rows.append(
-                [what, statistics.median(measured), statistics.median(measured) / minimal]
-            )
+    scripts = {
+        f"scripts/train_{name}.py with defaults, whole process (logging, figure)": [
+            str(ROOT / "scripts" / f"train_{name}.py"), "--quiet"
+        ]
+        for name in ("supervised", "reinforce")
+    }  # fmt: skip
+    times = _whole_processes(scripts, repeats)
+    minimal = statistics.median(times[MINIMAL])
+    for what, measured in times.items():
+        table.rows.append(
+            [what, statistics.median(measured), statistics.median(measured) / minimal]
+        )
 
     hunger, target = pg.article_data()
     env = pg.HungerBandit()
-    for name, tolerance, train in [
-        (
-            "supervised",
-            0.1,
-            lambda steps: pg.train_supervised(
-                pg.HungerPolicy(), hunger, target, steps=steps, log_every=1, logdir=None
-            ),
-        ),
-        (
-            "reinforce",
-            0.25,
-            lambda steps: pg.train_reinforce(
-                pg.HungerPolicy(), env, steps=steps, log_every=1, logdir=None
-            ),
-        ),
-    ]:
+    trainers = {
+        "supervised": (0.1, lambda steps: pg.train_supervised(
+            pg.HungerPolicy(), hunger, target, steps=steps, log_every=1, logdir=None)),
+        "reinforce": (0.25, lambda steps: pg.train_reinforce(
+            pg.HungerPolicy(), env, steps=steps, log_every=1, logdir=None)),
+    }  # fmt: skip
+    for name, (tolerance, train) in trainers.items():
         history = train(400).history["policy/bias"]  # the bias before step k: after k updates
         steps = next(k for k, bias in enumerate(history) if abs(bias + 10) < tolerance)
         seconds = _median_time(lambda: train(steps), repeats)
-        table.rows.append(
-            [
-                f"train_{name} until the bias is within {tolerance} of -10 ({steps} "
-                "steps), training part",
-                seconds,
-                "",
-            ]
-        )
+        what = f"train_{name} until the bias is within {tolerance} of -10 ({steps} steps), training"
+        table.rows.append([what, seconds, ""])
     table.notes.append(
         "The minimal program takes this long because building any torch.optim optimizer "
         "imports torch._dynamo."
@@ -284,39 +253,45 @@ def solution(quick: bool) -> Table:
     return table
 
 
+MINIMAL = "minimal PyTorch training program (import torch, one torch.optim step), whole process"
+
+
+def _whole_processes(programs: dict[str, list[str]], repeats: int) -> dict[str, list[float]]:
+    """Wall time of each program as a whole process, next to the minimal PyTorch program,
+    interleaved so that drift in the machine's speed hits all alike."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        (cwd / "minimal.py").write_text(MINIMAL_PROGRAM)
+        programs = {MINIMAL: ["minimal.py"], **programs}
+        times: dict[str, list[float]] = {what: [] for what in programs}
+        for _ in range(repeats):
+            for what, args in programs.items():
+                command = [sys.executable, *args]
+                run = lambda: subprocess.run(command, cwd=cwd, check=True, capture_output=True)  # noqa: E731
+                times[what] += _times(run, 1)
+    return times
+
+
 def logging_overhead(quick: bool) -> Table:
     table = Table(
         "Logging overhead: TensorBoard at the default cadence (every 10 steps), then "
         "checkpoints too (default: every 1,000)",
-        [
-            "trainer",
-            "us / step, nothing",
-            "us / step, TensorBoard",
-            "slower by",
-            "us / step, + checkpoints",
-            "slower by",
-        ],
-    )
+        ["trainer", "us / step, nothing", "us / step, TensorBoard", "slower by",
+         "us / step, + checkpoints", "slower by"],
+    )  # fmt: skip
     hunger, target = pg.article_data()
     env = pg.HungerBandit()
     repeats = 3 if quick else 7
+    trainers = [
+        ("train_reinforce (batch 8192)", 1000 if quick else 3000,
+         lambda d, s, c: pg.train_reinforce(
+             pg.HungerPolicy(), env, steps=s, logdir=d, save_every=c)),
+        ("train_supervised (4 points)", 2000 if quick else 10000,
+         lambda d, s, c: pg.train_supervised(
+             pg.HungerPolicy(), hunger, target, steps=s, logdir=d, save_every=c)),
+    ]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        for name, run, steps in [
-            (
-                "train_reinforce (batch 8192)",
-                lambda d, s, c: pg.train_reinforce(
-                    pg.HungerPolicy(), env, steps=s, logdir=d, save_every=c
-                ),
-                1000 if quick else 3000,
-            ),
-            (
-                "train_supervised (4 points)",
-                lambda d, s, c: pg.train_supervised(
-                    pg.HungerPolicy(), hunger, target, steps=s, logdir=d, save_every=c
-                ),
-                2000 if quick else 10000,
-            ),
-        ]:
+        for name, steps, run in trainers:
             run(None, 20, 0)  # warm up
             rows = [
                 (
@@ -325,20 +300,12 @@ def logging_overhead(quick: bool) -> Table:
                     run(tmp, steps, 1000).seconds,
                 )
                 for _ in range(repeats)
-            ]
-            off, logged, saved = (
-                statistics.median(column) / steps for column in zip(*rows)
-            )  # interleaved: drift hits all
+            ]  # interleaved: drift hits all alike
+            off, logged, saved = (statistics.median(column) / steps for column in zip(*rows))
             table.rows.append(
-                [
-                    name,
-                    off * 1e6,
-                    logged * 1e6,
-                    f"{logged / off - 1:+.1%}",
-                    saved * 1e6,
-                    f"{saved / off - 1:+.1%}",
-                ]
-            )
+                [name, off * 1e6, logged * 1e6, f"{logged / off - 1:+.1%}", saved * 1e6,
+                 f"{saved / off - 1:+.1%}"]
+            )  # fmt: skip
     table.notes.append(
         "Time of the training loop alone (the results' `seconds`), median of repeats. "
         "TensorBoard: every scalar, "

@@ -199,7 +199,6 @@ def train_episodic(
         recent.extend(run.resumed["recent"])
         episodes = run.resumed["episodes"]
     solved = run.finished = _solved(recent, target)  # a resumed run may be solved already
-    policy.train()
     with closing(envs), run:
         for env_steps in run.steps():
             batch = collect_episodes(envs, policy, generator)

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from pg.episodes import collect_episodes, make_envs
-from pg.policy import GaussianMLPPolicy, HungerPolicy, MLPPolicy, Policy
+from pg.policy import GaussianMLPPolicy, HungerPolicy, MLPPolicy, Policy, evaluating
 from pg.run import checkpoint
 from pg.run.config import check_int, require
 
@@ -75,14 +75,8 @@ def evaluate(
     """
     check_int("episodes", episodes, 1)
     check_int("seed", seed, 0)
-    was_training = policy.training
-    policy.eval()
-    try:
-        with closing(make_envs(env, episodes, **(make_kwargs or {}))) as envs:
-            envs.reset(seed=seed)
-            device = next(policy.parameters()).device
-            generator = torch.Generator(device=device).manual_seed(seed)
-            batch = collect_episodes(envs, policy, generator, deterministic=deterministic)
-    finally:
-        policy.train(was_training)
+    with evaluating(policy), closing(make_envs(env, episodes, **(make_kwargs or {}))) as envs:
+        envs.reset(seed=seed)
+        generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
+        batch = collect_episodes(envs, policy, generator, deterministic=deterministic)
     return batch.returns

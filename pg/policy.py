@@ -35,7 +35,8 @@ log standard deviation per action dimension that does not depend on the state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -49,6 +50,7 @@ __all__ = [
     "MLPPolicy",
     "Policy",
     "actions_from_uniform",
+    "evaluating",
     "mlp",
     "sample_actions",
     "trained_bias",
@@ -365,6 +367,18 @@ def _actions_into(dist: Distribution, u: Tensor) -> Tensor:
         return u.ge_(dist.logits.detach().neg().sigmoid_())  # (N,) 1.0 where u >= p(A)
     inner_edges = dist.probs.cumsum(dim=-1)[..., :-1]  # (N, K - 1) where one action's slice ends
     return (inner_edges <= u.unsqueeze(-1)).sum(dim=-1)  # (N,) long, in 0..K-1
+
+
+@contextmanager
+def evaluating(policy: nn.Module) -> Iterator[nn.Module]:
+    """The policy in eval mode inside the block (dropout off: exact values are repeatable), and in
+    the mode it had afterwards."""
+    was_training = policy.training
+    policy.eval()
+    try:
+        yield policy
+    finally:
+        policy.train(was_training)
 
 
 def trained_bias(policy: nn.Module) -> nn.Parameter | None:

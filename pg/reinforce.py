@@ -34,7 +34,7 @@ from pg import figures
 from pg.env import HungerBandit
 from pg.losses import MeanBaseline, reinforce_loss
 from pg.optim import make_optimizer
-from pg.policy import Policy, sample_actions, trained_bias
+from pg.policy import Policy, evaluating, sample_actions, trained_bias
 from pg.run import Run
 from pg.run.checkpoint import Checkpoint
 from pg.run.config import (
@@ -46,7 +46,7 @@ from pg.run.config import (
     resolve,
     setting,
 )
-from pg.run.logger import policy_scalars, scalar_parameters
+from pg.run.logger import parameter_values, policy_scalars, scalar_parameters
 from pg.run.stopping import GracefulStop
 
 __all__ = [
@@ -177,18 +177,11 @@ def train_reinforce(
     baseline = MeanBaseline() if cfg.baseline == "mean" else None
     scalar_params = scalar_parameters(policy)
     run = Run(
-        "reinforce",
-        cfg,
-        policy,
-        optimizer,
-        total=cfg.steps,
-        resume=resume,
-        stop=stop,
-        verbose=verbose,
+        "reinforce", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
+        verbose=verbose, record={"env": repr(env)},
         state=lambda: {"baseline": baseline.state_dict() if baseline is not None else None},
         metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
-        record={"env": repr(env)},
-    )
+    )  # fmt: skip
     generator = run.generator()
     if baseline is not None and run.resumed is not None:
         baseline.load_state_dict(run.resumed["baseline"])
@@ -197,42 +190,29 @@ def train_reinforce(
 
     with run:
         for step in run.steps():
-            loss, reward = reinforce_step(
-                policy, env, cfg.batch_size, generator, baseline.value if baseline else None
-            )
+            value = baseline.value if baseline is not None else None
+            loss, reward = reinforce_step(policy, env, cfg.batch_size, generator, value)
             run.update(
                 loss,
                 log=lambda: _scalars(policy, env, loss, reward, optimal, baseline),
-                show=lambda: {
-                    **{n: p.item() for n, p in scalar_params.items()},
-                    "reward": reward.mean().item(),
-                },
+                show=lambda: {**parameter_values(scalar_params), "reward": reward.mean().item()},
             )
-            if baseline is not None:
-                baseline.update(
-                    reward
-                )  # after the step: the baseline only ever holds earlier batches
+            if baseline is not None:  # after the step: it only ever holds earlier batches
+                baseline.update(reward)
             tail.add(step, reward)
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(policy):
             expected = env.expected_reward(policy).item()
         if trained_bias(policy) is not None and run.run_dir is not None:
             path = run.history.get("policy/bias", []) + [policy.bias.item()]
-            png = _reward_curve_png(
-                env, policy, path, torch.Generator(device=run.device).manual_seed(cfg.seed)
-            )
+            generator = torch.Generator(device=run.device).manual_seed(cfg.seed)
+            png = _reward_curve_png(env, policy, path, generator)
             run.log.png("figures/reward_vs_bias", png, run.done, "reward_vs_bias.png")
 
     return ReinforceResult(
-        average_reward=tail.mean(),
-        expected_reward=expected,
-        optimal_reward=optimal,
-        steps=run.done,
-        seconds=run.seconds,
-        run_dir=run.run_dir,
-        checkpoint=run.checkpoint,
-        interrupted=run.interrupted,
-        history=run.history,
-    )
+        average_reward=tail.mean(), expected_reward=expected, optimal_reward=optimal,
+        steps=run.done, seconds=run.seconds, run_dir=run.run_dir, checkpoint=run.checkpoint,
+        interrupted=run.interrupted, history=run.history,
+    )  # fmt: skip
 
 
 def _scalars(
@@ -243,8 +223,9 @@ def _scalars(
     optimal: float,
     baseline: MeanBaseline | None,
 ) -> dict[str, float | Tensor]:
-    """What a REINFORCE logging point records (before the optimiser step)."""
-    with torch.no_grad():
+    """What a REINFORCE logging point records (before the optimiser step); exact values are
+    computed in eval mode."""
+    with torch.no_grad(), evaluating(policy):
         p_b = policy(torch.tensor(PROBE_HUNGER, dtype=reward.dtype, device=reward.device))  # (4,)
         values = {
             "loss/reinforce": loss,

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from pg import figures
 from pg.optim import OPTIMIZERS, make_optimizer
-from pg.policy import Policy, trained_bias
+from pg.policy import Policy, evaluating, trained_bias
 from pg.run import Run
 from pg.run.checkpoint import Checkpoint
 from pg.run.config import (
@@ -40,7 +40,7 @@ from pg.run.config import (
     resolve,
     setting,
 )
-from pg.run.logger import policy_scalars, scalar_parameters
+from pg.run.logger import parameter_values, policy_scalars, scalar_parameters
 from pg.run.stopping import GracefulStop
 
 __all__ = ["SupervisedConfig", "SupervisedResult", "supervised_step", "train_supervised"]
@@ -137,52 +137,34 @@ def train_supervised(
     scalar_params = scalar_parameters(policy)
     probes = _probe_indices(hunger)
     run = Run(
-        "supervised",
-        cfg,
-        policy,
-        optimizer,
-        total=cfg.steps,
-        resume=resume,
-        stop=stop,
-        verbose=verbose,
+        "supervised", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
+        verbose=verbose, record={"examples": len(target)},
         metrics=["loss/mse", *(f"policy/{name}" for name in scalar_params)],
-        record={"examples": len(target)},
-    )
+    )  # fmt: skip
     with run:
         for _ in run.steps():
             loss, p_b = supervised_step(policy, hunger, target)
             run.update(
                 loss,
-                log=lambda: {
-                    "loss/mse": loss,
-                    **{tag: p_b[i] for tag, i in probes.items()},
-                    **policy_scalars(policy),
-                },
-                show=lambda: {
-                    **{n: p.item() for n, p in scalar_params.items()},
-                    "loss": loss.item(),
-                },
+                log=lambda: {"loss/mse": loss, **_at(probes, p_b), **policy_scalars(policy)},
+                show=lambda: {**parameter_values(scalar_params), "loss": loss.item()},
             )
-        with torch.no_grad():
+        with torch.no_grad(), evaluating(policy):
             final_loss = F.mse_loss(policy(hunger), target).item()
         if trained_bias(policy) is not None and run.run_dir is not None:
             path = run.history.get("policy/bias", []) + [policy.bias.item()]
-            run.log.png(
-                "figures/mse_vs_bias",
-                _mse_curve_png(policy, hunger, target, path),
-                run.done,
-                "mse_vs_bias.png",
-            )
+            png = _mse_curve_png(policy, hunger, target, path)
+            run.log.png("figures/mse_vs_bias", png, run.done, "mse_vs_bias.png")
 
     return SupervisedResult(
-        loss=final_loss,
-        steps=run.done,
-        seconds=run.seconds,
-        run_dir=run.run_dir,
-        checkpoint=run.checkpoint,
-        interrupted=run.interrupted,
-        history=run.history,
-    )
+        loss=final_loss, steps=run.done, seconds=run.seconds, run_dir=run.run_dir,
+        checkpoint=run.checkpoint, interrupted=run.interrupted, history=run.history,
+    )  # fmt: skip
+
+
+def _at(probes: dict[str, int], p_b: Tensor) -> dict[str, Tensor]:
+    """p(B) at the probed examples, by tag."""
+    return {tag: p_b[i] for tag, i in probes.items()}
 
 
 def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:

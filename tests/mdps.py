@@ -7,6 +7,7 @@ spaces), so the real collection and loss code run on them at thousands of episod
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
@@ -99,3 +100,21 @@ class TableEnvs:
 
     def close(self) -> None:
         pass
+
+
+class Reach(gym.Env):
+    """A continuous task of one step: see a target x ~ U[-1, 1], answer with a in [-2, 2], earn
+    -(a - x)^2. The best policy answers x itself (return 0); a Gaussian policy with standard
+    deviation s earns -s^2 on average around its mean."""
+
+    observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = spaces.Box(-2.0, 2.0, (1,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options=None):
+        super().reset(seed=seed)
+        self._x = self.np_random.uniform(-1, 1, size=1).astype(np.float32)
+        return self._x, {}
+
+    def step(self, action):
+        reward = -float(((np.asarray(action) - self._x) ** 2).sum())
+        return self._x, reward, True, False, {}

@@ -45,6 +45,7 @@ __all__ = [
     "make_run_dir",
     "masked_crc32c",
     "open_run_dir",
+    "parameter_values",
     "policy_scalars",
     "scalar_parameters",
 ]
@@ -186,6 +187,11 @@ class RunLogger:
 def scalar_parameters(policy: nn.Module) -> dict[str, nn.Parameter]:
     """Every 0-dim trainable parameter by name: the bias (and weight) of HungerPolicy."""
     return {name: p for name, p in policy.named_parameters() if p.requires_grad and p.ndim == 0}
+
+
+def parameter_values(params: Mapping[str, Tensor]) -> dict[str, float]:
+    """The 0-dim parameters as numbers (for a progress line: one read each)."""
+    return {name: p.item() for name, p in params.items()}
 
 
 def policy_scalars(policy: nn.Module) -> dict[str, Tensor]:

@@ -120,6 +120,7 @@ class Run:
         return self._generator
 
     def __enter__(self) -> Run:
+        self.policy.train()  # dropout and the like on while training; exact values use eval mode
         if self.resumed is None:
             self.log.settings(
                 dataclasses.asdict(self.config),
