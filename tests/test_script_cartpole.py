@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_refused, only_run_dir, read_scalars, run_main, run_script
+import pg
+
+from conftest import assert_refused, read_scalars, run_main, run_script
 
 
 @pytest.mark.slow
-def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(tmp_path):
-    done = run_script("train_cartpole", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(default_cartpole_run):
+    done, run_dir = default_cartpole_run
     lines = done.stdout.splitlines()
     verdict = next(line for line in lines if line.startswith("CartPole-v1"))
     assert (
@@ -20,9 +21,29 @@ def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(tmp_path):
     assert (
         int(effort[1]) > 100 and int(effort[3]) > 10_000 and float(effort[6]) > 0
     )  # episodes, steps, seconds
-    run_dir = only_run_dir(tmp_path / "logs", "episodic")
     assert run_dir.name.endswith("-seed1")
     assert len(read_scalars(run_dir)["charts/episodic_return"]) == int(effort[1])
+    assert int(effort[1]) <= 2000  # solved within 2,000 episodes
+
+
+@pytest.mark.slow
+def test_the_trained_policy_loads_and_earns_at_least_475_over_20_sampled_episodes(
+    default_cartpole_run, tmp_path
+):
+    _, run_dir = default_cartpole_run
+    policy = pg.load_policy(run_dir)
+    assert isinstance(policy, pg.MLPPolicy) and not policy.training
+    returns = pg.evaluate(policy, "CartPole-v1", episodes=20)
+    assert len(returns) == 20 and returns.mean() >= 475
+    done = run_script("evaluate", str(run_dir), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        f"CartPole-v1, 20 episodes, sampled actions: mean return {returns.mean():.1f} "
+    )
+    greedy = run_script(
+        "evaluate", str(run_dir), "--deterministic", "--episodes", "5", cwd=tmp_path
+    )
+    assert greedy.returncode == 0 and "5 episodes, most likely actions" in greedy.stdout
 
 
 def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys):

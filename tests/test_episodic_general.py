@@ -1,0 +1,218 @@
+"""Episodic REINFORCE beyond CartPole: continuous actions, any observation shape, environments as
+users have them, stopping that fits the task, and acting with what was trained."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+import pg
+from pg.episodes import collect_episodes, describe_env, make_envs
+
+from conftest import ROOT
+from mdps import Reach
+
+
+def test_a_gaussian_policy_samples_from_its_generator_and_keeps_the_log_prob_of_the_sample():
+    policy = pg.GaussianMLPPolicy(obs_dim=3, act_dim=2, hidden=(8,))
+    obs = torch.randn(5, 3)
+    dist = policy.distribution(obs)
+    first = pg.sample_actions(dist, torch.Generator().manual_seed(4))
+    again = pg.sample_actions(dist, torch.Generator().manual_seed(4))
+    assert first.shape == (5, 2) and torch.equal(first, again)
+    mean, std = policy.mean(obs), policy.log_std.exp()
+    by_hand = torch.distributions.Normal(mean, std).log_prob(first).sum(-1)  # (5,) one per action
+    assert torch.allclose(dist.log_prob(first), by_hand)
+
+
+def test_continuous_actions_reach_the_environment_clipped_to_its_bounds():
+    policy = pg.GaussianMLPPolicy(obs_dim=1, act_dim=1, hidden=(4,))
+    with torch.no_grad():
+        policy.mean[-1].bias.fill_(50.0)  # far above the action space's bound of 2
+    envs = make_envs(Reach, 8)
+    envs.reset(seed=0)
+    batch = collect_episodes(envs, policy, torch.Generator().manual_seed(0))
+    x = batch.obs[0, :, 0].double().numpy()
+    assert np.allclose(batch.returns, -((2.0 - x) ** 2), atol=1e-5)  # the env saw a = 2
+    assert (batch.action > 40).all()  # while the batch keeps the sample drawn, for its log-prob
+
+
+@pytest.mark.slow
+def test_a_gaussian_policy_learns_a_continuous_task_to_within_a_hundredth_of_the_best_return():
+    torch.manual_seed(0)
+    policy = pg.GaussianMLPPolicy(obs_dim=1, act_dim=1, hidden=(32,))
+    result = pg.train_episodic(
+        policy, Reach, total_steps=20_000, episodes_per_update=64, gamma=1.0,
+        loss_reduction="episode", target_return=None, logdir=None,
+    )  # fmt: skip
+    assert result.target is None and result.env_steps >= 20_000
+    returns = pg.evaluate(policy, Reach, episodes=200, seed=1)  # the best return is 0
+    assert returns.mean() > -0.01  # answering 0 whatever the target would earn -1/3
+
+
+class Grid(gym.Env):
+    """Observations that are not flat: a 2 x 3 image whose first pixel says which action pays."""
+
+    observation_space = spaces.Box(0.0, 1.0, (2, 3), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._good = int(self.np_random.integers(2))
+        image = np.zeros((2, 3), np.float32)
+        image[0, 0] = self._good
+        return image, {}
+
+    def step(self, action):
+        return np.zeros((2, 3), np.float32), float(action == self._good), True, False, {}
+
+
+class ImagePolicy(pg.Policy):
+    obs_shape = (2, 3)
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(6, 1))
+
+    def logits(self, obs):  # (N, 2, 3) -> (N,)
+        return self.net(obs).squeeze(-1)
+
+
+def test_a_policy_for_image_observations_sets_obs_shape_and_trains_on_them(logdir):
+    torch.manual_seed(0)
+    policy = ImagePolicy()
+    with pytest.raises(ValueError, match=r"obs must have shape \(N, 2, 3\), got \(4, 6\)"):
+        policy.distribution(torch.zeros(4, 6))
+    result = pg.train_episodic(policy, Grid, total_steps=3000, episodes_per_update=32, lr=0.1,
+                               target_return=None, logdir=str(logdir))  # fmt: skip
+    assert result.env_steps >= 3000
+    assert pg.evaluate(policy, Grid, episodes=100).mean() > 0.9  # it reads the pixel
+    # a class of one's own is built by its owner; the run's weights then load into it
+    with pytest.raises(pg.UsageError, match="a policy class of your own; build one and pass it"):
+        pg.load_policy(result.run_dir)
+    again = pg.load_policy(result.run_dir, policy=ImagePolicy())
+    assert not again.training
+    assert all(torch.equal(p, q) for p, q in zip(policy.parameters(), again.parameters()))
+
+
+def test_a_distribution_with_the_wrong_batch_shape_is_refused_naming_the_hook():
+    class Wrong(pg.Policy):
+        obs_dim = 2
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(2))
+
+        def make_distribution(self, obs):
+            return torch.distributions.Normal(self.w, 1.0)  # batch shape (2,), not (N,)
+
+    with pytest.raises(ValueError, match=r"Wrong\.make_distribution\(obs\) must return .*\(5,\)"):
+        Wrong().distribution(torch.zeros(5, 2))
+
+
+def test_discrete_observations_reach_the_policy_one_hot():
+    info = describe_env("FrozenLake-v1")
+    assert (info.obs_shape, info.num_actions, info.reward_threshold) == ((16,), 4, 0.7)
+    envs = make_envs("FrozenLake-v1", 4)
+    envs.reset(seed=0)
+    batch = collect_episodes(envs, pg.MLPPolicy(16, (), 4), torch.Generator().manual_seed(0))
+    first = batch.obs[0]  # (4, 16): every episode starts in state 0
+    assert torch.equal(
+        first, torch.nn.functional.one_hot(torch.zeros(4, dtype=torch.long), 16).float()
+    )
+
+
+def test_an_id_takes_make_kwargs_and_a_callable_may_wrap_its_env():
+    info = describe_env("FrozenLake-v1", map_name="8x8", is_slippery=False)
+    assert info.obs_shape == (64,)
+    result = pg.train_episodic(
+        pg.MLPPolicy(64, (), 4), "FrozenLake-v1", make_kwargs={"map_name": "8x8"},
+        total_steps=500, target_return=None, logdir=None,
+    )  # fmt: skip
+    assert result.env_steps >= 500
+
+    def short_cartpole():
+        return gym.wrappers.TimeLimit(gym.make("CartPole-v1"), max_episode_steps=5)
+
+    envs = make_envs(short_cartpole, 3)
+    envs.reset(seed=0)
+    batch = collect_episodes(envs, pg.MLPPolicy(4, (8,), 2), torch.Generator().manual_seed(0))
+    assert batch.lengths.max() <= 5
+
+
+def test_a_users_own_environment_trains_through_the_script_by_module_and_id(tmp_path):
+    (tmp_path / "my_envs.py").write_text(
+        "import gymnasium as gym\n"
+        "gym.register('Corridor-v0', entry_point='gymnasium.envs.classic_control:CartPoleEnv',\n"
+        "             max_episode_steps=20, reward_threshold=15.0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_episodic.py"), "--env-id",
+         "my_envs:Corridor-v0", "--total-steps", "2000", "--quiet", "--logdir", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "my_envs:Corridor-v0" in done.stdout
+        and "target 15, the environment's reward" in done.stdout
+    )
+
+
+def test_target_none_trains_the_whole_budget_and_says_so():
+    policy = pg.MLPPolicy(4, (16,), 2)
+    result = pg.train_episodic(policy, total_steps=3000, target_return=None, logdir=None)
+    assert not result.solved and result.target is None and result.env_steps >= 3000
+    assert result.target_rule == "no target, --target-return none: trained the whole budget"
+    assert pg.train_episodic(policy, total_steps=10, target_return=400, logdir=None).target == 400
+
+
+@pytest.mark.slow
+def test_acrobot_with_defaults_stops_as_solved_at_its_own_threshold(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_episodic.py"), "--env-id", "Acrobot-v1",
+         "--quiet", "--logdir", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    verdict = done.stdout.splitlines()[0]
+    assert verdict.startswith("Acrobot-v1 solved: mean return")
+    assert "(target -100, the environment's reward threshold)" in verdict
+    assert float(verdict.split()[4]) >= -100
+
+
+@pytest.mark.slow
+def test_mountain_car_ends_unsolved_and_the_summary_says_the_entropy_collapsed(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_episodic.py"), "--env-id",
+         "MountainCar-v0", "--total-steps", "60000", "--quiet", "--logdir", "runs"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("MountainCar-v0 not solved")
+    assert (
+        lines[2].startswith("the policy's entropy collapsed to ") and "--entropy-coef" in lines[2]
+    )
+
+
+def test_the_trainers_compute_exact_values_in_eval_mode():
+    class Dropping(pg.MLPPolicy):
+        def __init__(self):
+            super().__init__(obs_dim=1, hidden=(32,))
+            self.net.insert(1, torch.nn.Dropout(0.5))
+
+    torch.manual_seed(0)
+    policy = Dropping()
+    env = pg.HungerBandit()
+    result = pg.train_reinforce(policy, env, steps=20, optimizer="adam", lr=0.05, logdir=None)
+    assert policy.training  # left as it was given
+    policy.eval()
+    exact = env.expected_reward(policy).item()
+    assert result.expected_reward == exact == env.expected_reward(policy).item()
