@@ -10,8 +10,10 @@ Each section returns a `Table` (Markdown for people, a dict for the JSON file):
 - logging: time per training step with TensorBoard logging at the default cadence and without;
 - variance: single-sample REINFORCE gradients against the exact derivative, with and without
   a mean-reward baseline;
-- cartpole: whole-process time and environment steps to solve CartPole-v1, against a per-step
-  single-environment loop of the same algorithm (one episode per update, as reference examples do).
+- cartpole: many seeds of the CartPole defaults to solved, share solved and medians with
+  bootstrap intervals, against a per-step single-environment loop of the same algorithm;
+- threads: training time with the trainers' thread choice and with torch's default, idle and
+  while two busy processes hold the CPU.
 
 Per-step times come from the trainers' own loop time (`result.seconds`), so fixed costs (building
 the optimiser, the run folder, the figure) stay out. Throughput is the best of 5 runs (timeit's
@@ -21,6 +23,7 @@ the other sections take medians.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -30,21 +33,24 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 import pg
+import pg.run.parallel
 from pg.policy import sample_actions
 from pg.reinforce import single_sample_gradients
 
 __all__ = ["SECTIONS", "Table", "machine", "run_sections"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("throughput", "solution", "logging", "variance", "cartpole")
+SECTIONS = ("throughput", "solution", "logging", "variance", "cartpole", "threads")
 BEST_OF = 5  # throughput: the best of this many runs
 MINIMAL_PROGRAM = (
     "import torch\n"
@@ -114,12 +120,13 @@ def machine() -> dict:
 
 
 def run_sections(
-    names: Sequence[str], quick: bool, echo: Callable[[str], None] = print
+    names: Sequence[str], quick: bool, echo: Callable[[str], None] = print, seeds: int | None = None
 ) -> list[Table]:
-    """Run the named sections in order, echoing each table as it completes."""
+    """Run the named sections in order, echoing each table as it completes. `seeds`: how many
+    seeds the CartPole section trains (default 10, 3 when quick)."""
     tables = []
     for name in names:
-        table = _SECTIONS[name](quick)
+        table = cartpole(quick, seeds) if name == "cartpole" else _SECTIONS[name](quick)
         echo(table.markdown() + "\n")
         tables.append(table)
     return tables
@@ -356,66 +363,117 @@ def estimator_variance(quick: bool) -> Table:
     return table
 
 
-def cartpole(quick: bool) -> Table:
+def threads(quick: bool) -> Table:
+    """Training time with the trainers' own choice of CPU threads and with torch's default, on
+    an idle machine and while two busy processes (started and stopped here) hold the CPU."""
+    default = DEFAULT_THREADS
     table = Table(
-        "CartPole-v1 to solved (mean return of the last 100 episodes >= 475)",
-        ["how", "seed", "solved", "episodes", "env steps", "training s", "whole process s"],
-    )
-    seeds = (1,) if quick else (1, 2, 3)
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
-            start = time.perf_counter()
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    str(ROOT / "scripts" / "train_cartpole.py"),
-                    "--seed",
-                    str(seed),
-                    "--quiet",
-                ],
-                cwd=tmp,
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            whole = time.perf_counter() - start
-            effort = re.search(
-                r"after (\d+) episodes, (\d+) environment steps, ([\d.]+) s", done.stdout
-            )
-            table.rows.append(
-                [
-                    "scripts/train_cartpole.py (16 episodes per update, vectorised)",
-                    seed,
-                    "solved" in done.stdout.split(":")[0],
-                    int(effort[1]),
-                    int(effort[2]),
-                    float(effort[3]),
-                    whole,
-                ]
-            )
-    cap = 30.0 if quick else 120.0
-    for seed in seeds:
-        solved, episodes, steps, seconds = _single_env_reinforce(seed, cap)
+        "CPU threads: the trainers' choice against torch's default, idle and under load",
+        ["training run", "threads chosen", "chosen, idle s", f"default ({default}), idle s",
+         "chosen, loaded s", f"default ({default}), loaded s"],
+    )  # fmt: skip
+    hunger, target = pg.article_data()
+    steps = 5_000 if quick else 20_000
+    runs = {
+        "train_supervised defaults (4 points, 200 steps)": (4, lambda t: pg.train_supervised(
+            pg.HungerPolicy(), hunger, target, logdir=None, threads=t)),
+        "train_reinforce defaults (batch 8,192, 300 steps)": (8192, lambda t: pg.train_reinforce(
+            pg.HungerPolicy(), logdir=None, threads=t)),
+        "train_reinforce, batch 1,048,576, 20 steps": (2**20, lambda t: pg.train_reinforce(
+            pg.HungerPolicy(), batch_size=2**20, steps=20, logdir=None, threads=t)),
+        f"train_episodic CartPole, {steps:,} env steps": (16, lambda t: pg.train_episodic(
+            pg.MLPPolicy(4), total_steps=steps, target_return=None, logdir=None, threads=t)),
+    }  # fmt: skip
+    repeats = 1 if quick else 3
+    seconds: dict[tuple[str, bool, bool], float] = {}
+    for loaded in (False, True):
+        with _busy_processes(2 if loaded else 0):
+            for name, (_, train) in runs.items():
+                for chosen in (True, False):
+                    times = [train(None if chosen else default).seconds for _ in range(repeats)]
+                    seconds[name, loaded, chosen] = statistics.median(times)
+    world = pg.run.parallel.World()
+    for name, (rows, _) in runs.items():
+        chosen = pg.run.parallel.choose_threads(None, rows, world)
         table.rows.append(
             [
-                "per-step loop, 1 environment, 1 episode per update",
-                seed,
-                solved,
-                episodes,
-                steps,
-                seconds,
-                "",
+                name,
+                chosen,
+                *(seconds[name, loaded, c] for loaded in (False, True) for c in (True, False)),
             ]
         )
     table.notes.append(
-        "The per-step loop is the same algorithm (MLP 64x64, Adam lr 0.01, gamma 0.99, "
-        "normalised reward-to-go) "
-        f"with a policy call per environment step; it stops unsolved after {cap:.0f} s."
+        f"Training loop time (the results' `seconds`), median of {repeats}. Loaded: two other "
+        "processes spinning on the CPU for the whole measurement, as on a shared machine."
     )
     return table
 
 
-def _single_env_reinforce(seed: int, cap: float) -> tuple[bool, int, int, float]:
+DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice, before any run sets its own
+
+
+@contextmanager
+def _busy_processes(count: int) -> Iterator[None]:
+    """`count` processes that keep a CPU core busy until the block ends."""
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        time.sleep(0.5 if busy else 0.0)  # let them get going
+        yield
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+
+
+def cartpole(quick: bool, seeds: int | None = None) -> Table:
+    """Many seeds of the defaults, next to the per-step loop of reference examples, same budget."""
+    seeds = seeds or (3 if quick else 10)
+    budget, cap = (100_000, 20.0) if quick else (300_000, 30.0)
+    table = Table(
+        f"CartPole-v1 to solved (mean return of the last 100 episodes >= 475), {seeds} seeds",
+        ["how", "solved", "episodes to solve", "env steps to solve", "training s to solve"],
+    )
+    ours = [_ours(seed, budget) for seed in range(1, seeds + 1)]
+    loop = [_single_env_reinforce(seed, cap, budget) for seed in range(1, seeds + 1)]
+    for how, runs in (
+        ("pg.train_episodic defaults (16 episodes per update, vectorised)", ours),
+        ("per-step loop, 1 environment, 1 episode per update", loop),
+    ):
+        solved = [r for r in runs if r[0]]
+        cells = [
+            _median_with_interval([r[k] if r[0] else math.inf for r in runs]) for k in (1, 2, 3)
+        ]
+        table.rows.append([how, f"{len(solved)} of {len(runs)}", *cells])
+    table.notes.append(
+        "Median over seeds 1.., with a 95% percentile-bootstrap interval (10,000 resamples of "
+        "the seeds); a seed not solved counts as infinitely slow, so an interval ending in inf "
+        f"means unsolved seeds. Budget per seed: {budget:,} environment steps, and for the "
+        f"per-step loop also {cap:.0f} s of training."
+    )
+    table.notes.append(
+        "The per-step loop is the same algorithm (MLP 64x64, Adam lr 0.01, gamma 0.99, "
+        "normalised reward-to-go, one torch thread) with a policy call per environment step."
+    )
+    return table
+
+
+def _ours(seed: int, budget: int) -> tuple[bool, int, int, float]:
+    torch.manual_seed(seed)
+    policy = pg.MLPPolicy(obs_dim=4, hidden=(64, 64), num_actions=2)
+    result = pg.train_episodic(policy, seed=seed, total_steps=budget, logdir=None)
+    return result.solved, result.episodes, result.env_steps, result.seconds
+
+
+def _median_with_interval(values: list[float], resamples: int = 10_000) -> str:
+    """'median [low, high]': the median and its 95% percentile-bootstrap interval."""
+    data = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(0)
+    medians = np.median(rng.choice(data, size=(resamples, len(data)), replace=True), axis=1)
+    low, high = np.percentile(medians, [2.5, 97.5], method="lower")
+    return f"{_cell(float(np.median(data)))} [{_cell(float(low))}, {_cell(float(high))}]"
+
+
+def _single_env_reinforce(seed: int, cap: float, budget: int) -> tuple[bool, int, int, float]:
     """REINFORCE the way the common reference examples write it: one environment, a policy call
     per step, log-probabilities collected as the episode runs, one update per episode."""
     import gymnasium as gym
@@ -429,7 +487,9 @@ def _single_env_reinforce(seed: int, cap: float) -> tuple[bool, int, int, float]
     recent: deque[float] = deque(maxlen=100)
     episodes = steps = 0
     start = time.perf_counter()
-    while time.perf_counter() - start < cap:
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same choice as the trainer's: tiny tensors
+    while time.perf_counter() - start < cap and steps < budget:
         obs, _ = env.reset()
         log_probs, rewards, done = [], [], False
         while not done:
@@ -449,8 +509,10 @@ def _single_env_reinforce(seed: int, cap: float) -> tuple[bool, int, int, float]
         episodes, steps = episodes + 1, steps + len(rewards)
         recent.append(sum(rewards))
         if len(recent) == 100 and statistics.fmean(recent) >= 475:
-            return True, episodes, steps, time.perf_counter() - start
-    return False, episodes, steps, time.perf_counter() - start
+            break
+    torch.set_num_threads(previous_threads)
+    solved = len(recent) == 100 and statistics.fmean(recent) >= 475
+    return solved, episodes, steps, time.perf_counter() - start
 
 
 _SECTIONS = {
@@ -459,4 +521,5 @@ _SECTIONS = {
     "logging": logging_overhead,
     "variance": estimator_variance,
     "cartpole": cartpole,
+    "threads": threads,
 }

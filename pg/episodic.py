@@ -103,6 +103,9 @@ class EpisodicConfig:
     save_every: int = setting(
         10, "save a checkpoint every N updates, and always at the end (0: only at the end)"
     )
+    threads: int | None = setting(
+        None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
+    )
 
     def __post_init__(self):
         require(
@@ -190,6 +193,7 @@ def train_episodic(
     run = Run(
         "episodic", cfg, policy, optimizer, total=cfg.total_steps, resume=resume, stop=stop,
         verbose=verbose, unit="env step", state=state, record={"env": info.name, "target": rule},
+        rows=cfg.episodes_per_update,
         metrics=["charts/episodic_return", "charts/mean_return_100", "policy/entropy"],
     )  # fmt: skip
     envs.reset(seed=parallel.rank_seed(cfg.seed, run.world))  # seeds each sub-environment once

@@ -92,6 +92,9 @@ class ReinforceConfig:
     save_every: int = setting(
         1000, "save a checkpoint every N steps, and always at the end (0: only at the end)"
     )
+    threads: int | None = setting(
+        None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
+    )
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
@@ -178,7 +181,7 @@ def train_reinforce(
     scalar_params = scalar_parameters(policy)
     run = Run(
         "reinforce", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
-        verbose=verbose, record={"env": repr(env)},
+        verbose=verbose, record={"env": repr(env)}, rows=cfg.batch_size,
         state=lambda: {"baseline": baseline.state_dict() if baseline is not None else None},
         metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
     )  # fmt: skip

@@ -74,6 +74,9 @@ class SupervisedConfig:
     save_every: int = setting(
         1000, "save a checkpoint every N steps, and always at the end (0: only at the end)"
     )
+    threads: int | None = setting(
+        None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
+    )
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
@@ -138,7 +141,7 @@ def train_supervised(
     probes = _probe_indices(hunger)
     run = Run(
         "supervised", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
-        verbose=verbose, record={"examples": len(target)},
+        verbose=verbose, record={"examples": len(target)}, rows=len(target),
         metrics=["loss/mse", *(f"policy/{name}" for name in scalar_params)],
     )  # fmt: skip
     with run:

@@ -3,6 +3,7 @@
     python scripts/benchmark.py                           # every section, a few minutes
     python scripts/benchmark.py --quick                   # smaller runs, about a minute
     python scripts/benchmark.py --only throughput,logging
+    python scripts/benchmark.py --only cartpole --seeds 20   # the README's many-seed table
 
 Prints a Markdown table per section and writes them, with a description of the machine, to
 LOGDIR/benchmark/<time>.md and .json. What each section measures: `pg/benchmark.py`.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from pg import benchmark
 from pg.run import cli
-from pg.run.config import UsageError, require, setting
+from pg.run.config import UsageError, check_int, require, setting
 
 
 @dataclass
@@ -25,8 +26,13 @@ class Args:
     only: str = setting(",".join(benchmark.SECTIONS), "comma-separated sections to run")
     quick: bool = setting(False, "smaller runs and fewer repeats: rougher figures, about a minute")
     logdir: str = setting("logs", "results go to LOGDIR/benchmark/<time>.md and .json")
+    seeds: int | None = setting(
+        None, "seeds for the cartpole section (default: 10, 3 with --quick)"
+    )
 
     def __post_init__(self):
+        if self.seeds is not None:
+            check_int("seeds", self.seeds, 1)
         unknown = [name for name in self.sections() if name not in benchmark.SECTIONS]
         require(
             not unknown,
@@ -53,7 +59,7 @@ def main() -> None:
         + "\n"
     )
     print(header)
-    tables = benchmark.run_sections(args.sections(), args.quick)
+    tables = benchmark.run_sections(args.sections(), args.quick, seeds=args.seeds)
 
     stem = out / f"{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}"
     stem.with_suffix(".md").write_text(

@@ -9,8 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from pg.run import cli
+
+# The tests' tensors are tiny: one CPU thread is fastest, and far faster on a busy machine
+# (the trainers choose their own threads the same way, `pg.run.parallel.choose_threads`).
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 

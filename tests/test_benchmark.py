@@ -62,3 +62,10 @@ def test_an_unknown_section_is_refused(tmp_path, monkeypatch, capsys):
     assert_refused(
         *result, "benchmark", "--only must name sections among throughput", tmp_path / "logs"
     )
+
+
+def test_the_median_interval_is_a_percentile_bootstrap_and_counts_unsolved_seeds_as_infinite():
+    assert benchmark._median_with_interval([5.0] * 7) == "5 [5, 5]"
+    text = benchmark._median_with_interval([1.0, 2.0, 3.0, 4.0, float("inf")])
+    median, interval = text.split(" ", 1)
+    assert median == "3" and interval.startswith("[1") and interval.endswith("inf]")

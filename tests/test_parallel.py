@@ -121,3 +121,26 @@ def test_supervised_and_episodic_training_run_on_the_gpu():
     assert abs(policy.bias.item() + 10) < 0.1
     mlp = pg.MLPPolicy(obs_dim=4).cuda()
     assert pg.train_episodic(mlp, total_steps=3000, logdir=None).episodes > 0
+
+
+def test_threads_are_one_for_small_tensors_shared_for_big_batches_and_as_asked_otherwise():
+    one, two = parallel.World(0, 1), parallel.World(0, 2)
+    assert parallel.choose_threads(None, 8192, one) == 1
+    assert parallel.choose_threads(3, 8192, one) == 3
+    cores = len(__import__("os").sched_getaffinity(0))
+    big = parallel.THREADS_FROM
+    assert parallel.choose_threads(None, big, one) == max(1, min(parallel.MAX_THREADS, cores))
+    assert parallel.choose_threads(None, big, two) == max(1, min(parallel.MAX_THREADS, cores // 2))
+
+
+def test_a_run_sets_its_threads_and_puts_torchs_back_afterwards():
+    before = torch.get_num_threads()
+    seen = []
+
+    class Watching(pg.HungerPolicy):
+        def logits(self, obs):
+            seen.append(torch.get_num_threads())
+            return super().logits(obs)
+
+    pg.train_supervised(Watching(), *pg.article_data(), steps=2, threads=3, logdir=None)
+    assert set(seen[:2]) == {3} and torch.get_num_threads() == before

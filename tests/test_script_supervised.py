@@ -90,7 +90,7 @@ def test_help_lists_every_flag_with_its_default(tmp_path):
         assert flag in done.stdout
     text = " ".join(done.stdout.split())  # argparse wraps lines at the terminal width
     assert "(default: 200)" in text and "(default: rprop)" in text and "{sgd,adam,rprop}" in text
-    assert text.count("(default:") == 12  # every flag that takes a value, none twice
+    assert text.count("(default:") == 13  # every flag that takes a value, none twice
 
 
 BAD_INPUT = [

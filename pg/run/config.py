@@ -109,8 +109,11 @@ def check_logdir(value: Any) -> None:
 
 
 def check_run_settings(config: Any) -> None:
-    """The settings every trainer shares: seed, logdir, run_name, log_every, save_every."""
+    """The settings every trainer shares: seed, logdir, run_name, log_every, save_every, threads."""
     check_int("seed", config.seed, 0)
+    if config.threads is not None:
+        check_int("threads", config.threads, 1)
+        require(config.threads <= 1024, f"threads must be at most 1024, got {config.threads}")
     check_logdir(config.logdir)
     check_run_name(config.run_name)
     check_int("log_every", config.log_every, 1)

@@ -53,7 +53,8 @@ class Run:
     `kind` names the trainer (and the folder under `logdir`); `config` is its settings dataclass
     (`seed`, `logdir`, `run_name`, `log_every`, `save_every` are read); `total` is the budget in
     the run's unit. `state` returns what the trainer itself must save to resume exactly (a
-    baseline, environments' random states); `record` and `metrics` go to the run's settings.
+    baseline, environments' random states); `record` and `metrics` go to the run's settings;
+    `rows` is how many rows a forward pass takes, from which the CPU threads are chosen.
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class Run:
         state: Callable[[], dict[str, Any]] | None = None,
         metrics: list[str] = (),
         record: dict[str, Any] | None = None,
+        rows: int = 1,
     ):
         self.world = parallel.current()
         require(
@@ -106,6 +108,8 @@ class Run:
         )
         self._saver = checkpoint.Saver(self.run_dir, config.save_every, self._checkpoint_state)
         self.log = RunLogger(self.run_dir)
+        self._threads = parallel.choose_threads(config.threads, rows, self.world)
+        self._threads_before = torch.get_num_threads()
         self._progress = Progress(
             verbose and self.world.is_main, total, self.run_dir, config.logdir, unit=unit
         )
@@ -120,6 +124,7 @@ class Run:
         return self._generator
 
     def __enter__(self) -> Run:
+        torch.set_num_threads(self._threads)  # for this run; put back as it was when it ends
         self.policy.train()  # dropout and the like on while training; exact values use eval mode
         if self.resumed is None:
             self.log.settings(
@@ -133,6 +138,7 @@ class Run:
         return self
 
     def __exit__(self, *exc) -> None:
+        torch.set_num_threads(self._threads_before)
         self._progress.close()
         self.log.close()
 

@@ -34,6 +34,7 @@ __all__ = [
     "DEVICES",
     "World",
     "average_gradients",
+    "choose_threads",
     "current",
     "gather",
     "init",
@@ -123,6 +124,24 @@ def gather(values: np.ndarray, device: torch.device) -> np.ndarray:
     parts = [torch.empty_like(local) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, local)
     return torch.cat(parts).cpu().numpy()
+
+
+# Below this many rows per forward pass a second CPU thread buys nothing (the tensors are too
+# small to split) and, on a machine busy with other work, a contended thread costs 10-50x:
+# `scripts/benchmark.py --only threads` measures both.
+THREADS_FROM = 262_144
+MAX_THREADS = 4
+
+
+def choose_threads(requested: int | None, rows: int, world: World) -> int:
+    """torch's intra-op CPU threads for a run: `requested` if given; else one for small tensors,
+    and for big batches the cores this process may use (shared among torchrun's ranks)."""
+    if requested is not None:
+        return requested
+    if rows < THREADS_FROM:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_THREADS, (cores or 1) // world.size))
 
 
 def share_parameters(module: nn.Module) -> None:
