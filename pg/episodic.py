@@ -199,9 +199,10 @@ def train_episodic(
     envs.reset(seed=parallel.rank_seed(cfg.seed, run.world))  # seeds each sub-environment once
     generator = run.generator()
     if run.resumed is not None:
-        set_env_rng_states(envs, run.resumed["envs"])
-        recent.extend(run.resumed["recent"])
-        episodes = run.resumed["episodes"]
+        with run.restoring():
+            set_env_rng_states(envs, run.resumed["envs"])
+            recent.extend(float(r) for r in run.resumed["recent"])
+            episodes = int(run.resumed["episodes"])
     solved = run.finished = _solved(recent, target)  # a resumed run may be solved already
     with closing(envs), run:
         for env_steps in run.steps():

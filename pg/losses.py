@@ -111,7 +111,16 @@ class MeanBaseline:
         return {"decay": self.decay, "value": self.value}
 
     def load_state_dict(self, state: dict) -> None:
-        self.decay, self.value = state["decay"], state["value"]
+        decay, value = state["decay"], state["value"]
+        if not (isinstance(decay, float) and 0.0 <= decay < 1.0):
+            raise ValueError(f"a baseline's decay must be in [0, 1), got {decay!r}")
+        if value is not None and not (
+            isinstance(value, Tensor) and value.ndim == 0 and torch.isfinite(value)
+        ):
+            raise ValueError(
+                f"a baseline's value must be None or a finite 0-dim tensor, got {value!r}"
+            )
+        self.decay, self.value = decay, value
 
 
 # --- returns for episodes ------------------------------------------------------------------------

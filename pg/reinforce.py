@@ -187,7 +187,8 @@ def train_reinforce(
     )  # fmt: skip
     generator = run.generator()
     if baseline is not None and run.resumed is not None:
-        baseline.load_state_dict(run.resumed["baseline"])
+        with run.restoring():
+            baseline.load_state_dict(run.resumed["baseline"])
     optimal = env.optimal_reward(policy)
     tail = _Tail(run.start, cfg.steps)  # the result's average reward: the last 20% of the steps
 

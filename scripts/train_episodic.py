@@ -66,8 +66,10 @@ def main() -> int:
     args = cli.parse(Args, description=__doc__)
     resume = checkpoint.load(args.resume, "episodic") if args.resume else None
     if resume is not None:
-        may_change = {"total_steps", "quiet", "device", "resume"}
+        given = args.env_id
+        may_change = {"total_steps", "quiet", "device", "resume", "threads"}
         args = cli.continue_run(args, resume.state["settings"], may_change=may_change)
+        cli.require_own_module(args.env_id, given)
     info = describe_env(args.env_id)
 
     with (

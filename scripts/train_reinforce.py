@@ -76,7 +76,9 @@ def main() -> int:
     resume = checkpoint.load(args.resume, "reinforce") if args.resume else None
     if resume is not None:
         args = cli.continue_run(
-            args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"}
+            args,
+            resume.state["settings"],
+            may_change={"steps", "quiet", "device", "resume", "threads"},
         )
 
     with (

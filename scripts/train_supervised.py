@@ -49,7 +49,9 @@ def main() -> int:
     resume = checkpoint.load(args.resume, "supervised") if args.resume else None
     if resume is not None:
         args = cli.continue_run(
-            args, resume.state["settings"], may_change={"steps", "quiet", "device", "resume"}
+            args,
+            resume.state["settings"],
+            may_change={"steps", "quiet", "device", "resume", "threads"},
         )
     hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
 

@@ -6,6 +6,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pg
 from pg.run import checkpoint
@@ -14,7 +16,7 @@ from conftest import read_scalars, run_main, run_script
 
 
 def saved(run_dir):
-    return torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    return checkpoint.load(run_dir).state
 
 
 @pytest.mark.parametrize(
@@ -266,3 +268,109 @@ def test_checkpoints_are_replaced_atomically_and_hold_every_generator_state(tmp_
         "checkpoint.pt"
     ]  # no partial file left
     assert result.checkpoint == result.run_dir / "checkpoint.pt"
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A short REINFORCE run with a checkpoint, and the parameters 20 more steps give."""
+    logdir = tmp_path_factory.mktemp("runs")
+    result = pg.train_reinforce(
+        pg.HungerPolicy(), steps=20, batch_size=64, run_name="r", logdir=str(logdir)
+    )
+    resumed = pg.HungerPolicy()
+    pg.train_reinforce(
+        resumed, resume=checkpoint.load(result.run_dir), steps=40, logdir=str(logdir)
+    )
+    return result.checkpoint, resumed.bias.item()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(rng=st.randoms(use_true_random=False), count=st.integers(1, 3))
+def test_flipped_bytes_give_a_clean_refusal_or_the_same_run_never_a_changed_one(
+    small_run, rng, count, tmp_path_factory
+):
+    path, expected_bias = small_run
+    data = bytearray(path.read_bytes())
+    for _ in range(count):
+        data[rng.randrange(len(data))] ^= rng.randrange(1, 256)
+    folder = tmp_path_factory.mktemp("flipped")
+    (folder / "checkpoint.pt").write_bytes(bytes(data))
+    try:
+        damaged = checkpoint.load(folder)
+    except checkpoint.CheckpointError as e:
+        assert len(str(e).splitlines()) == 1
+        return
+    policy = pg.HungerPolicy()
+    pg.train_reinforce(policy, resume=damaged, steps=40, logdir=str(folder.parent))
+    assert policy.bias.item() == expected_bias  # loaded despite the flip: the run is unchanged
+
+
+def seal(tmp_path, **changes):
+    """A real checkpoint with some fields changed, sealed with a valid checksum (hand-made)."""
+    result = pg.train_reinforce(
+        pg.HungerPolicy(), steps=3, batch_size=16, logdir=str(tmp_path / "src")
+    )
+    state = checkpoint.load(result.run_dir).state
+    for key, value in changes.items():
+        if key == "lr":
+            state["optimizer"]["param_groups"][0]["lr"] = value
+        elif value is None:
+            del state[key]
+        else:
+            state[key] = value
+    if "baseline" in changes:
+        state["settings"]["baseline"] = "mean"  # a run with a baseline, whose state is bad
+    folder = tmp_path / "made"
+    folder.mkdir()
+    checkpoint.save(folder, state)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"step": -50}, "step must be a whole number >= 0, got -50"),
+        ({"step": float("nan")}, "step must be a whole number >= 0, got nan"),
+        ({"lr": -1e6}, "the optimizer's learning rate must be in (0, 1e+06], got -1000000.0"),
+        ({"policy": None}, "missing policy"),
+        ({"generator": torch.zeros(3, dtype=torch.uint8)}, "does not fit this run"),
+        ({"optimizer": {"state": {}, "param_groups": []}}, "does not fit this run"),
+        ({"baseline": {"decay": 2.0, "value": None}}, "does not fit this run"),
+    ],
+)
+def test_a_hand_made_checkpoint_is_checked_field_by_field_before_use(
+    tmp_path, monkeypatch, capsys, changes, words
+):
+    folder = seal(tmp_path, **changes)
+    monkeypatch.chdir(tmp_path)
+    flags = ["--resume", str(folder), "--steps", "60"]
+    code, out, err = run_main("train_reinforce", *flags, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+    assert words in err, err
+
+
+def test_a_text_file_given_as_a_checkpoint_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notes.txt").write_text("hello, this is not a checkpoint\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_reinforce", "--resume", "notes.txt", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 2 and len(err.splitlines()) == 1 and "not a readable checkpoint" in err, err
+
+
+def test_an_env_id_with_a_module_part_is_imported_from_a_checkpoint_only_when_typed(
+    tmp_path, monkeypatch, capsys
+):
+    result = pg.train_episodic(
+        pg.MLPPolicy(4, (8,), 2), total_steps=200, logdir=str(tmp_path / "logs")
+    )
+    state = checkpoint.load(result.run_dir).state
+    state["settings"]["env_id"] = "this:CartPole-v1"  # importing `this` prints the Zen of Python
+    checkpoint.save(result.run_dir, state)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_episodic", "--resume", str(result.run_dir), "--total-steps", "400",
+        monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert code == 2 and "Beautiful is better" not in out + err, err
+    assert "names a module to import" in err and "--env-id this:CartPole-v1 yourself" in err

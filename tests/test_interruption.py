@@ -103,7 +103,7 @@ def test_a_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_goo
     assert message.startswith("non-finite loss at step 16: nan; the last good checkpoint is ")
     assert message.endswith("checkpoint.pt (step 15)")
     (run_dir,) = (logdir / "reinforce").iterdir()
-    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    state = checkpoint.load(run_dir).state
     assert state["step"] == 15 and torch.isfinite(state["policy"]["bias"])
     assert torch.isfinite(policy.bias)  # stopped before the optimiser applied the bad gradient
 

@@ -15,6 +15,9 @@ state, so the last checkpoint of a run that diverged is its last good one.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import math
 import os
 import pickle
 import re
@@ -27,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pg.run.config import UsageError
+from pg.run.config import MAX_LR, UsageError
 from pg.run.stopping import NonFiniteError
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "NonFiniteError",
     "Saver",
     "describe",
+    "fitting",
     "load",
     "restore",
     "restore_policy",
@@ -45,7 +49,7 @@ __all__ = [
 ]
 
 FILENAME = "checkpoint.pt"
-FORMAT = "pg-checkpoint/1"
+FORMAT = "pg-checkpoint/2"
 
 
 class CheckpointError(UsageError):
@@ -75,9 +79,19 @@ def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
             raise NonFiniteError(
                 f"refusing to checkpoint a non-finite value in {name} at step {state['step']}"
             )
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
     path = run_dir / FILENAME
     partial = run_dir / (FILENAME + ".partial")
-    torch.save({"format": FORMAT, **state}, partial)
+    digest = hashlib.sha256(payload).hexdigest()
+    # the payload as a uint8 tensor: stored as raw bytes in the file, as the checksum saw them
+    sealed = {
+        "format": FORMAT,
+        "sha256": digest,
+        "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
+    }
+    torch.save(sealed, partial)
     os.replace(partial, path)
     return Checkpoint(path, state)
 
@@ -128,8 +142,22 @@ def restore(
             "total, so ask for more than that"
         )
     restore_policy(policy, resume.state["policy"], resume.path)
-    optimizer.load_state_dict(resume.state["optimizer"])
+    with fitting(resume.path):
+        optimizer.load_state_dict(resume.state["optimizer"])
     return resume.step
+
+
+@contextmanager
+def fitting(path: Path) -> Iterator[None]:
+    """Putting a checkpoint's state back: whatever does not fit this run (an optimiser of another
+    shape, a generator's state of another kind) becomes one CheckpointError naming the file."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (ValueError, RuntimeError, KeyError, TypeError, IndexError, AttributeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: does not fit this run ({first})") from None
 
 
 def load(path: str | Path, trainer: str | None = None) -> Checkpoint:
@@ -140,8 +168,31 @@ def load(path: str | Path, trainer: str | None = None) -> Checkpoint:
         path = path / FILENAME
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    sealed = _read(path)
+    if not isinstance(sealed, dict) or sealed.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a pg checkpoint (expected format {FORMAT})")
+    payload = sealed.get("payload")
+    usable = (
+        isinstance(payload, torch.Tensor) and payload.dtype == torch.uint8 and payload.ndim == 1
+    )
+    payload = payload.numpy().tobytes() if usable else None
+    digest = hashlib.sha256(payload).hexdigest() if payload is not None else None
+    intact = digest is not None and digest == sealed.get("sha256")
+    if not intact:
+        raise CheckpointError(f"{path}: damaged: its contents do not match their SHA-256 checksum")
+    state = _read(path, io.BytesIO(payload))
+    problem = _schema_problem(state)
+    if problem is not None:
+        raise CheckpointError(f"{path}: not a usable checkpoint: {problem}")
+    if trainer is not None and state["trainer"] != trainer:
+        raise CheckpointError(f"{path}: a checkpoint of {state['trainer']} training, not {trainer}")
+    return Checkpoint(path, state)
+
+
+def _read(path: Path, source: Any = None) -> Any:
+    """torch.load with weights_only: plain data only, and every failure one CheckpointError."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path if source is None else source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # weights_only names the first callable it would have had to import: that is the danger
         found = re.search(
@@ -156,16 +207,50 @@ def load(path: str | Path, trainer: str | None = None) -> Checkpoint:
         raise CheckpointError(
             f"{path}: not a readable checkpoint (not a file that torch.save wrote)"
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError) as e:
+    except Exception as e:  # a damaged zip can fail in many ways; all of them mean "unreadable"
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a pg checkpoint (expected format {FORMAT})")
-    if trainer is not None and state.get("trainer") != trainer:
-        raise CheckpointError(
-            f"{path}: a checkpoint of {state.get('trainer')} training, not {trainer}"
-        )
-    return Checkpoint(path, state)
+
+
+def _schema_problem(state: Any) -> str | None:
+    """What makes `state` unusable as a checkpoint, or None: every field is checked before any
+    of it is used (a hand-edited file must not train with a negative step or a learning rate of
+    -1e6)."""
+    if not isinstance(state, dict):
+        return "it holds no dictionary of state"
+    missing = [
+        k
+        for k in ("trainer", "step", "update", "settings", "policy", "optimizer")
+        if k not in state
+    ]
+    if missing:
+        return f"missing {', '.join(missing)}"
+    if state["trainer"] not in ("supervised", "reinforce", "episodic"):
+        return f"unknown trainer {state['trainer']!r}"
+    for key in ("step", "update"):
+        value = state[key]
+        if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62):
+            return f"{key} must be a whole number >= 0, got {value!r}"
+    if not isinstance(state["settings"], dict):
+        return "settings must be a dictionary"
+    policy = state["policy"]
+    if not (isinstance(policy, dict) and all(isinstance(v, torch.Tensor) for v in policy.values())):
+        return "policy must map names to tensors"
+    groups = (
+        state["optimizer"].get("param_groups") if isinstance(state["optimizer"], dict) else None
+    )
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        return "optimizer must be an optimizer's state_dict"
+    for group in groups:
+        lr = group.get("lr")
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= MAX_LR):
+            return f"the optimizer's learning rate must be in (0, {MAX_LR:g}], got {lr!r}"
+    generator = state.get("generator")
+    if generator is not None and not (
+        isinstance(generator, torch.Tensor) and generator.dtype == torch.uint8
+    ):
+        return "generator must be a generator's state (a uint8 tensor)"
+    return None
 
 
 def restore_policy(policy: nn.Module, saved: dict[str, torch.Tensor], path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import NoReturn, TypeVar
 from pg.run.config import UsageError
 from pg.run.stopping import NonFiniteError
 
-__all__ = ["continue_run", "fail", "parse", "report_interruption", "run"]
+__all__ = ["continue_run", "fail", "parse", "report_interruption", "require_own_module", "run"]
 
 C = TypeVar("C")
 
@@ -121,6 +121,16 @@ def continue_run(args: C, saved: dict, may_change: set[str]) -> C:
             )
         merged[field.name] = saved_value
     return dataclasses.replace(args, **merged)
+
+
+def require_own_module(env_id: str, given: str | None) -> None:
+    """An env id read from a checkpoint is data: its `module:` part, which gymnasium would import,
+    is honoured only when the user typed that same id on the command line."""
+    if ":" in str(env_id) and env_id != given:
+        raise UsageError(
+            f"the run's environment {env_id!r} names a module to import; a checkpoint's settings "
+            f"are data, so pass --env-id {env_id} yourself if you trust it"
+        )
 
 
 def report_interruption(

@@ -89,6 +89,7 @@ class Run:
         self.params = [p for p in policy.parameters() if p.requires_grad]
         self.device = self.params[0].device
         self.resumed: dict[str, Any] | None = resume.state if resume is not None else None
+        self._resume_path = resume.path if resume is not None else None
         self.done = self.updates = 0
         if resume is not None:
             self.done = checkpoint.restore(resume, policy, optimizer, total)
@@ -108,11 +109,9 @@ class Run:
         )
         self._saver = checkpoint.Saver(self.run_dir, config.save_every, self._checkpoint_state)
         self.log = RunLogger(self.run_dir)
+        self._verbose, self._unit = verbose, unit
         self._threads = parallel.choose_threads(config.threads, rows, self.world)
         self._threads_before = torch.get_num_threads()
-        self._progress = Progress(
-            verbose and self.world.is_main, total, self.run_dir, config.logdir, unit=unit
-        )
 
     def generator(self) -> torch.Generator:
         """The run's sampling generator: seeded from `seed` (per rank), restored, saved."""
@@ -120,11 +119,24 @@ class Run:
             parallel.rank_seed(self.config.seed, self.world)
         )
         if self.resumed is not None:
-            self._generator.set_state(self.resumed["generator"])
+            with self.restoring():
+                self._generator.set_state(self.resumed["generator"])
         return self._generator
+
+    def restoring(self) -> Any:
+        """A block that puts a trainer's own saved state back: what does not fit is refused
+        in one line naming the checkpoint."""
+        return checkpoint.fitting(self._resume_path)
 
     def __enter__(self) -> Run:
         torch.set_num_threads(self._threads)  # for this run; put back as it was when it ends
+        self._progress = Progress(
+            self._verbose and self.world.is_main,
+            self.total,
+            self.run_dir,
+            self.config.logdir,
+            unit=self._unit,
+        )
         self.policy.train()  # dropout and the like on while training; exact values use eval mode
         if self.resumed is None:
             self.log.settings(
