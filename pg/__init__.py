@@ -8,6 +8,8 @@ weight the guess by its reward). Bigger networks subclass `Policy` and override 
 The run machinery (folders, events, checkpoints, signals, torchrun) lives in `pg.run`.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from pg.data import DataError, article_data, load_csv
 from pg.env import HungerBandit
 from pg.episodes import Episodes, collect_episodes
@@ -27,6 +29,11 @@ from pg.reinforce import ReinforceConfig, ReinforceResult, reinforce_step, train
 from pg.run.config import UsageError
 from pg.run.stopping import NonFiniteError
 from pg.supervised import SupervisedConfig, SupervisedResult, supervised_step, train_supervised
+
+try:
+    __version__ = version("pg")
+except PackageNotFoundError:  # run from a checkout that was not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DataError",

@@ -41,13 +41,17 @@ def article_data(dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
 def load_csv(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Read (hunger, p_b) tensors of shape (N,) from a CSV file with a `hunger,p_b` header."""
     path = Path(path)
+    if (
+        path.exists() and not path.is_dir() and not path.is_file()
+    ):  # a FIFO would block, /dev/zero never end
+        raise DataError(f"{path}: not a regular file; give a CSV file")
     if path.is_file() and path.stat().st_size > MAX_BYTES:
         raise DataError(
             f"{path}: {path.stat().st_size:,} bytes is more than the {MAX_BYTES // 2**20} "
             "MiB this loader reads"
         )
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's "CSV UTF-8" mark
             rows = list(csv.reader(f))
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
@@ -87,6 +91,8 @@ def load_csv(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Tens
 def _cell(path: Path, line: int, name: str, text: str) -> float:
     """One value of column `name`: a finite number in [0, 1]."""
     try:
+        if "_" in text:  # float() reads "0_1" as 1.0, a typo rather than a number
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise DataError(f"{path}:{line}: {name} must be a number, got {text.strip()!r}") from None

@@ -71,8 +71,7 @@ class EnvInfo:
 
 def make_envs(env: str | Callable[[], Any], num_envs: int, **make_kwargs: Any) -> Any:
     """N copies of `env` in one vectorised env (numpy-vectorised where Gymnasium has one)."""
-    import gymnasium as gym
-
+    gym = gymnasium()
     name = _name(env)
     with _making(name):
         if isinstance(env, str):
@@ -83,9 +82,8 @@ def make_envs(env: str | Callable[[], Any], num_envs: int, **make_kwargs: Any) -
 
 def describe_env(env: str | Callable[[], Any], **make_kwargs: Any) -> EnvInfo:
     """Make one copy of `env`, read its spaces and its spec's reward threshold, close it."""
-    import gymnasium as gym
-    from gymnasium import spaces
-
+    gym = gymnasium()
+    spaces = gym.spaces
     name = _name(env)
     with _making(name):
         one = gym.make(env, **make_kwargs) if isinstance(env, str) else env()
@@ -201,6 +199,17 @@ def _env_action(action: Tensor, space: Any) -> np.ndarray:
     return np.clip(action.cpu().numpy(), space.low, space.high).astype(space.dtype)
 
 
+def gymnasium() -> Any:
+    """The gymnasium module, or one line saying how to install it (the hunger half needs none)."""
+    try:
+        import gymnasium
+    except ImportError:
+        raise UsageError(
+            "episodic training needs gymnasium, an extra: pip install -e '.[gym]'"
+        ) from None
+    return gymnasium
+
+
 def _name(env: Any) -> str:
     return repr(env) if isinstance(env, str) else getattr(env, "__name__", repr(env))
 
@@ -208,8 +217,7 @@ def _name(env: Any) -> str:
 @contextmanager
 def _making(name: str) -> Iterator[None]:
     """Turn the ways making an environment fails into one UsageError that names it."""
-    import gymnasium as gym
-
+    gym = gymnasium()
     try:
         yield
     except UsageError:

@@ -113,7 +113,7 @@ class EpisodicConfig:
             f"env_id must be a Gymnasium id, got {self.env_id!r}",
         )
         check_int("total_steps", self.total_steps, 1)
-        check_int("episodes_per_update", self.episodes_per_update, 1)
+        check_int("episodes_per_update", self.episodes_per_update, 1, 4096)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
         check_positive("lr", self.lr, MAX_LR)
         check_choice("loss_reduction", self.loss_reduction, REDUCTIONS)

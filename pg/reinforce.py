@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 PROBE_HUNGER = (0.0, 0.1, 0.9, 1.0)  # the article's hunger values: p(B) is logged at each
+MAX_BATCH = 2**27  # 134 million rounds: about 3 GB of tensors a step, more than any use here needs
 TAIL = 0.2  # the result's average reward is over the last 20% of steps
 GUESSES = 2000  # single-sample gradient estimates per bias in the figure
 
@@ -98,7 +99,7 @@ class ReinforceConfig:
 
     def __post_init__(self):
         check_int("steps", self.steps, 1)
-        check_int("batch_size", self.batch_size, 1)
+        check_int("batch_size", self.batch_size, 1, MAX_BATCH)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
         check_positive("lr", self.lr, MAX_LR)
         check_choice("baseline", self.baseline, ("none", "mean"))

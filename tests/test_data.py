@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -74,3 +76,21 @@ def test_infinite_and_odd_numbers_are_refused_with_the_line(tmp_path, cell):
     path.write_text(f"hunger,p_b\n0.5,1\n{cell},0\n")
     with pytest.raises(pg.DataError, match=r"odd.csv:3: hunger must be"):
         pg.load_csv(path)
+
+
+def test_a_fifo_is_refused_at_once_instead_of_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "labels.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(pg.DataError, match="not a regular file"):
+        pg.load_csv(fifo)
+
+
+def test_excels_utf8_mark_is_read_and_a_typo_with_an_underscore_is_refused(tmp_path):
+    marked = tmp_path / "excel.csv"
+    marked.write_bytes("\ufeffhunger,p_b\n0.2,0\n0.8,1\n".encode())
+    hunger, target = pg.load_csv(marked)
+    assert hunger.tolist() == pytest.approx([0.2, 0.8]) and target.tolist() == [0.0, 1.0]
+    typo = tmp_path / "typo.csv"
+    typo.write_text("hunger,p_b\n0_1,0\n")
+    with pytest.raises(pg.DataError, match="typo.csv:2: hunger must be a number, got '0_1'"):
+        pg.load_csv(typo)

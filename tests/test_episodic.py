@@ -134,3 +134,18 @@ def test_one_update_of_the_trainer_is_one_step_down_the_episodic_loss_with_its_s
         assert torch.allclose(got, expected, atol=1e-6)
     others = by_hand(gamma=0.99)  # the trainer's defaults: a different step, so the settings count
     assert not all(torch.allclose(p, q, atol=1e-6) for p, q in zip(trained.parameters(), others))
+
+
+@pytest.mark.slow
+def test_the_episodic_script_without_gymnasium_says_which_extra_to_install(tmp_path):
+    code = (
+        "import sys, runpy; sys.modules['gymnasium'] = None\n"
+        "sys.argv = ['train_episodic.py', '--quiet']\n"
+        f"runpy.run_path({str(ROOT / 'scripts' / 'train_episodic.py')!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    expected = "episodic training needs gymnasium, an extra: pip install -e '.[gym]'"
+    assert done.stderr == f"train_episodic.py: error: {expected}\n"

@@ -182,3 +182,20 @@ def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, w
         words,
         tmp_path / "logs" / "reinforce",
     )
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--steps", "1" + "0" * 400], "--steps must be at most 4,611,686,018,427,387,904"),
+        (["--seed", str(2**64)], "--seed must be at most"),
+        (["--batch-size", str(10**12)], "--batch-size must be at most 134,217,728"),
+        (["--threads", "0"], "--threads must be an integer >= 1, got 0"),
+    ],
+)
+def test_numbers_too_large_to_run_are_refused_in_one_line(
+    tmp_path, monkeypatch, capsys, args, words
+):
+    monkeypatch.chdir(tmp_path)
+    result = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert_refused(*result, "train_reinforce", words, tmp_path / "logs")

@@ -58,11 +58,12 @@ def require(ok: bool, message: str) -> None:
         raise UsageError(message)
 
 
-def check_int(name: str, value: Any, minimum: int) -> None:
-    require(
-        isinstance(value, int) and not isinstance(value, bool) and value >= minimum,
-        f"{name} must be an integer >= {minimum}, got {value!r}",
-    )
+def check_int(name: str, value: Any, minimum: int, maximum: int = 2**62) -> None:
+    """An integer in [minimum, maximum]; the default bound keeps seeds and counts within what
+    torch, numpy and float arithmetic take (10**400 steps would overflow a float)."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    require(ok and value >= minimum, f"{name} must be an integer >= {minimum}, got {value!r}")
+    require(value <= maximum, f"{name} must be at most {maximum:,}, got a larger number")
 
 
 def check_positive(name: str, value: Any, maximum: float = math.inf) -> None:

@@ -122,6 +122,11 @@ class RunLogger:
             self._writer.close()
             self._writer = None
 
+    def flush(self) -> None:
+        """Put every event written so far on disk."""
+        if self._writer is not None:
+            self._writer.flush()
+
     def scalars(self, step: int, values: Mapping[str, float | Tensor]) -> dict[str, float]:
         """Write `values` as one event at `step`; return them as floats (one sync at most)."""
         # reading a CPU scalar costs ~0.2 us; a device's values cross in one transfer, one sync

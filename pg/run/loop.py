@@ -162,10 +162,10 @@ class Run:
             self.optimizer.zero_grad(set_to_none=True)
             yield self.done
             if self._saver.due(self.updates):
-                self._saver.save()
+                self._save()
         self.seconds = time.perf_counter() - started
         if self.done > self.start:
-            self._saver.save()
+            self._save()
 
     def update(
         self,
@@ -209,6 +209,11 @@ class Run:
     def checkpoint(self) -> Path | None:
         """The last checkpoint written."""
         return self._saver.path
+
+    def _save(self) -> None:
+        """A checkpoint, after the events up to it are on disk: the events never lag behind."""
+        self.log.flush()
+        self._saver.save()
 
     def _checkpoint_state(self) -> dict[str, Any]:
         state = {
