@@ -220,12 +220,7 @@ def train_episodic(
             solved = _solved(recent, target)
             run.update(
                 loss, units=int(lengths.sum()), final=solved,
-                log=lambda: {
-                    "loss/reinforce": loss,
-                    "grad/norm": _grad_norm(run.params),
-                    "policy/entropy": _entropy(policy, batch),
-                    "charts/mean_return_100": float(np.mean(recent)),
-                },
+                log=lambda: _scalars(loss, run, policy, batch, recent),
                 show=lambda: {"episodes": episodes, "mean return": float(np.mean(recent))},
             )  # fmt: skip
     entropy = _entropy(policy, batch) if batch is not None else math.nan
@@ -281,9 +276,18 @@ def _solved(recent: deque[float], target: float | None) -> bool:
     return target is not None and len(recent) == SOLVED_WINDOW and float(np.mean(recent)) >= target
 
 
-def _grad_norm(params: list[torch.nn.Parameter]) -> torch.Tensor:
-    """The norm of all the gradients together (clip_grad_norm_ with no limit clips nothing)."""
-    return torch.nn.utils.clip_grad_norm_(params, math.inf)
+def _scalars(
+    loss: torch.Tensor, run: Run, policy: Policy, batch: Episodes, recent: deque[float]
+) -> dict:
+    """What an episodic logging point records (before the optimiser step)."""
+    return {
+        "loss/reinforce": loss,
+        "grad/norm": torch.nn.utils.clip_grad_norm_(
+            run.params, math.inf
+        ),  # no limit: clips nothing
+        "policy/entropy": _entropy(policy, batch),
+        "charts/mean_return_100": float(np.mean(recent)),
+    }
 
 
 def _entropy(policy: Policy, batch: Episodes) -> float:
