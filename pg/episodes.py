@@ -21,6 +21,7 @@ gymnasium is imported here only, lazily: the hunger trainers never need it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -219,7 +220,9 @@ def _making(name: str) -> Iterator[None]:
     """Turn the ways making an environment fails into one UsageError that names it."""
     gym = gymnasium()
     try:
-        yield
+        with warnings.catch_warnings():  # gymnasium's own warnings would add lines to the one
+            warnings.simplefilter("ignore")
+            yield
     except UsageError:
         raise
     except (gym.error.Error, ImportError, TypeError, ValueError, AttributeError) as error:

@@ -67,6 +67,15 @@ def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys
     [
         (["--env-id", "NoSuchEnv-v0"], "cannot make environment 'NoSuchEnv-v0'"),
         (["--env-id", "Blackjack-v1"], "is neither a Box nor Discrete"),
+        (["--env-id", "Ant-v2"], "cannot make environment 'Ant-v2': The mujoco v2 and v3"),
+        (
+            ["--env-id", "phys2d/CartPole-v1"],
+            "cannot make environment 'phys2d/CartPole-v1': No module",
+        ),
+        (
+            ["--env-id", "nosuchmodule:X-v0"],
+            "cannot make environment 'nosuchmodule:X-v0': No module",
+        ),
         (["--hidden", "64,x"], "--hidden must be comma-separated positive integers, got '64,x'"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
         (["--episodes-per-update", "0"], "--episodes-per-update must be an integer >= 1, got 0"),
