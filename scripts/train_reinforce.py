@@ -95,14 +95,9 @@ def main() -> int:
         return 0
     if result.interrupted:
         return cli.report_interruption(
-            "train_reinforce.py",
-            result.interrupted,
-            result.steps,
-            args.steps,
-            "--steps",
-            result.run_dir,
-            result.checkpoint,
-        )
+            "train_reinforce.py", result.interrupted, result.steps, args.steps, "--steps",
+            result.run_dir, result.checkpoint,
+        )  # fmt: skip
     summarise(args, env, policy, result)
     return 0
 

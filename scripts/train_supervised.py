@@ -68,14 +68,9 @@ def main() -> int:
         )
     if result.interrupted:
         return cli.report_interruption(
-            "train_supervised.py",
-            result.interrupted,
-            result.steps,
-            args.steps,
-            "--steps",
-            result.run_dir,
-            result.checkpoint,
-        )
+            "train_supervised.py", result.interrupted, result.steps, args.steps, "--steps",
+            result.run_dir, result.checkpoint,
+        )  # fmt: skip
 
     print(
         f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE "
