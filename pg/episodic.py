@@ -7,8 +7,11 @@ discounted reward-to-go instead of one reward. One update:
     loss  = episodic_loss(policy, batch, gamma=0.99)      # -(1/N) sum gamma^t G_t log p(a_t | s_t)
     loss.backward(); optimizer.step()
 
-`pg.episodes` collects the batch, `pg.losses.episodic_loss` builds the loss. Training stops once
-the mean return of the last 100 episodes reaches the target (by default the environment's own
+`pg.episodes` collects the batch, `pg.losses.episodic_loss` builds the loss. That loss's own
+default is the unbiased textbook estimator; the trainer's default settings (`loss_reduction=
+"step"`, `normalize_returns=True`) are biased but solved CartPole in 8 of 8 seeds where the
+unbiased one solved 4 (the README has the measurements). Training stops once the mean return of
+the last 100 episodes reaches the target (by default the environment's own
 `spec.reward_threshold`), or when the budget of environment steps is spent.
 """
 

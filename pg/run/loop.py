@@ -79,13 +79,8 @@ class Run:
             resume is None or self.world.size == 1,
             "resuming is for one process: a checkpoint holds rank 0's generators only",
         )
-        self.kind, self.config, self.policy, self.optimizer, self.total = (
-            kind,
-            config,
-            policy,
-            optimizer,
-            total,
-        )
+        self.kind, self.config, self.total = kind, config, total
+        self.policy, self.optimizer = policy, optimizer
         self.params = [p for p in policy.parameters() if p.requires_grad]
         self.device = self.params[0].device
         self.resumed: dict[str, Any] | None = resume.state if resume is not None else None
