@@ -128,6 +128,10 @@ def test_episodic_training_resumes_exactly_too(tmp_path):
             "already at step 30; steps is the run's total",
         ),
         (
+            ["--resume", "logs/reinforce/r", "--steps", "30"],  # finished: once printed nan
+            "already at step 30; steps is the run's total",
+        ),
+        (
             ["--resume", "logs/reinforce/r", "--lr", "5"],
             "lr is 5.0 here but 10.0 in the run being resumed",
         ),
@@ -272,16 +276,18 @@ def test_checkpoints_are_replaced_atomically_and_hold_every_generator_state(tmp_
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    """A short REINFORCE run with a checkpoint, and the parameters 20 more steps give."""
+    """A short REINFORCE run's checkpoint (its bytes, at step 20), and the bias that 20 more steps
+    from it give."""
     logdir = tmp_path_factory.mktemp("runs")
     result = pg.train_reinforce(
         pg.HungerPolicy(), steps=20, batch_size=64, run_name="r", logdir=str(logdir)
     )
+    data = result.checkpoint.read_bytes()
     resumed = pg.HungerPolicy()
     pg.train_reinforce(
         resumed, resume=checkpoint.load(result.run_dir), steps=40, logdir=str(logdir)
     )
-    return result.checkpoint, resumed.bias.item()
+    return data, resumed.bias.item()
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
@@ -289,8 +295,8 @@ def small_run(tmp_path_factory):
 def test_flipped_bytes_give_a_clean_refusal_or_the_same_run_never_a_changed_one(
     small_run, rng, count, tmp_path_factory
 ):
-    path, expected_bias = small_run
-    data = bytearray(path.read_bytes())
+    original, expected_bias = small_run
+    data = bytearray(original)
     for _ in range(count):
         data[rng.randrange(len(data))] ^= rng.randrange(1, 256)
     folder = tmp_path_factory.mktemp("flipped")

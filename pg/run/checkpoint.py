@@ -136,7 +136,7 @@ def restore(
     resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int
 ) -> int:
     """Put the policy and optimiser back as saved; return the step the run had reached."""
-    if total_steps < resume.step:
+    if total_steps <= resume.step:  # equal: a finished run, nothing left to do
         raise CheckpointError(
             f"{resume.path}: the run is already at step {resume.step}; steps is the run's "
             "total, so ask for more than that"
