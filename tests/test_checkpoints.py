@@ -290,6 +290,7 @@ def small_run(tmp_path_factory):
     return data, resumed.bias.item()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # a flip can hit the protocol byte
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(rng=st.randoms(use_true_random=False), count=st.integers(1, 3))
 def test_flipped_bytes_give_a_clean_refusal_or_the_same_run_never_a_changed_one(

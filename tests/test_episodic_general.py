@@ -146,6 +146,7 @@ def test_an_id_takes_make_kwargs_and_a_callable_may_wrap_its_env():
     assert batch.lengths.max() <= 5
 
 
+@pytest.mark.slow
 def test_a_users_own_environment_trains_through_the_script_by_module_and_id(tmp_path):
     (tmp_path / "my_envs.py").write_text(
         "import gymnasium as gym\n"

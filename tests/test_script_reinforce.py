@@ -170,6 +170,7 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(
     assert_refused(*result, "train_reinforce", words, tmp_path / "logs" / "reinforce")
 
 
+@pytest.mark.slow  # a whole interpreter each; the same refusals run in-process above
 @pytest.mark.parametrize("args, words", [BAD_INPUT[2], BAD_INPUT[5], BAD_INPUT[7], BAD_INPUT[9]])
 def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, words):
     bad_input_setup(tmp_path)

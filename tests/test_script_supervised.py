@@ -127,6 +127,7 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(
     assert_refused(*result, "train_supervised", words, tmp_path / "logs" / "supervised")
 
 
+@pytest.mark.slow  # a whole interpreter each; the same refusals run in-process above
 @pytest.mark.parametrize("args, words", [BAD_INPUT[1], BAD_INPUT[2], BAD_INPUT[9], BAD_INPUT[11]])
 def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, words):
     # one case of each kind (argparse, a setting, a data file, the run folder) as a user runs it
