@@ -203,9 +203,11 @@ class HungerBandit:
         trained, otherwise over all policies (the threshold policy)."""
         if _is_affine(policy) and not policy.weight.requires_grad:
             weight = policy.weight.item()
-            return float(
-                exact.expected_reward_affine(weight, self.optimal_bias(weight), **self.task)[0]
-            )
+            # an infinite best bias (threshold 0 or 1: always B, or always A) is reached in the
+            # limit; far enough out every sigmoid has saturated, and J there is its value
+            far = abs(weight) + 60.0
+            bias = min(max(self.optimal_bias(weight), -far), far)
+            return float(exact.expected_reward_affine(weight, bias, **self.task)[0])
         return exact.best_expected_reward(**self.task)
 
 

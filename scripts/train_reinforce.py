@@ -21,7 +21,7 @@ import torch
 
 import pg
 from pg.run import checkpoint, cli, parallel
-from pg.run.config import UsageError, check_finite, setting
+from pg.run.config import UsageError, check_finite, require, setting
 from pg.run.stopping import GracefulStop
 from pg.walkthrough import format_walkthrough, walkthrough
 
@@ -48,6 +48,8 @@ class Args(pg.ReinforceConfig):
     def __post_init__(self):
         super().__post_init__()
         check_finite("weight", self.weight)
+        # beyond this, float32's sigmoid is 0 or 1 at every hunger but one: nothing to learn
+        require(abs(self.weight) <= 1000, f"weight must be within ±1000, got {self.weight:g}")
         self.env()  # checks threshold, rewards
         if self.walkthrough:
             fixed = {"walkthrough", "quiet"}

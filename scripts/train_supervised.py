@@ -18,7 +18,7 @@ import torch
 
 import pg
 from pg.run import checkpoint, cli, parallel
-from pg.run.config import UsageError, check_finite, setting
+from pg.run.config import UsageError, check_finite, require, setting
 from pg.run.stopping import GracefulStop
 
 TABLE_ROWS = 20  # the summary shows the first rows of a large data file
@@ -42,6 +42,8 @@ class Args(pg.SupervisedConfig):
     def __post_init__(self):
         super().__post_init__()
         check_finite("weight", self.weight)
+        # beyond this, float32's sigmoid is 0 or 1 at every hunger but one: nothing to learn
+        require(abs(self.weight) <= 1000, f"weight must be within ±1000, got {self.weight:g}")
 
 
 def main() -> int:

@@ -192,6 +192,7 @@ def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, w
         (["--seed", str(2**64)], "--seed must be at most"),
         (["--batch-size", str(10**12)], "--batch-size must be at most 134,217,728"),
         (["--threads", "0"], "--threads must be an integer >= 1, got 0"),
+        (["--weight", "1e30"], "--weight must be within ±1000, got 1e+30"),
     ],
 )
 def test_numbers_too_large_to_run_are_refused_in_one_line(
@@ -200,3 +201,13 @@ def test_numbers_too_large_to_run_are_refused_in_one_line(
     monkeypatch.chdir(tmp_path)
     result = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert_refused(*result, "train_reinforce", words, tmp_path / "logs")
+
+
+def test_a_threshold_of_0_has_a_finite_optimum_always_place_b(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_reinforce", "--threshold", "0", "--steps", "20", "--quiet",
+        monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert code == 0 and err == "" and "nan" not in out, out + err
+    assert "optimum 1.000000" in out  # with every hunger above 0, Place B always suits
