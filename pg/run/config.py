@@ -1,9 +1,10 @@
 """Settings: one dataclass per entry point, a help line per field, checked when it is built.
 
 Each trainer has a settings dataclass (`SupervisedConfig`, ...). The same class feeds the
-trainer's keyword arguments and the script's flags (`pg.cli` turns its fields into `--kebab-case`
-options), so whatever a user can do from the command line they can do from Python, with the
-same defaults and the same checks. A bad value raises `UsageError` with one clear sentence.
+trainer's keyword arguments and the script's flags (`pg.run.cli` turns its fields into
+`--kebab-case` options), so whatever a user can do from the command line they can do from
+Python, with the same defaults and the same checks. A bad value raises `UsageError` with one
+clear sentence.
 """
 
 from __future__ import annotations

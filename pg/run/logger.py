@@ -17,7 +17,7 @@ and histograms `params/<name>` and `grads/<name>` of every parameter with at lea
 
 Logging is kept cheap, because it runs inside training loops whose steps take ~0.1 ms: all the
 values of a logging point cross from the device in one transfer and go into one event, written
-by `pg.events.EventWriter` (SummaryWriter's pure-Python checksum costs more than a training
+by `EventWriter` below (SummaryWriter's pure-Python checksum costs more than a training
 step). The writer is closed, and so flushed, on any exit from its `with` block.
 """
 
