@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import subprocess
 import sys
@@ -169,3 +170,18 @@ def test_a_full_or_read_only_disk_gives_one_clear_line_not_a_traceback(
     )
     (run_dir,) = (tmp_path / "logs" / "supervised").iterdir()
     assert "loss/mse" in read_scalars(run_dir)  # the events written before the failure are on disk
+
+
+def test_a_disk_failure_inside_torchs_zip_writer_is_one_line_too(tmp_path, monkeypatch, capsys):
+    real_save = torch.save
+
+    def failing(obj, f, *args, **kwargs):
+        if not isinstance(f, (str, os.PathLike)):  # the in-memory payload is fine
+            return real_save(obj, f, *args, **kwargs)
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(torch, "save", failing)
+    code, out, err = run_main("train_supervised", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "cannot write the checkpoint in logs/supervised/" in err and "file write failed" in err

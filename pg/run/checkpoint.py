@@ -82,16 +82,19 @@ def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
-    path = run_dir / FILENAME
-    partial = run_dir / (FILENAME + ".partial")
-    digest = hashlib.sha256(payload).hexdigest()
     # the payload as a uint8 tensor: stored as raw bytes in the file, as the checksum saw them
     sealed = {
         "format": FORMAT,
-        "sha256": digest,
+        "sha256": hashlib.sha256(payload).hexdigest(),
         "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8),
     }
-    torch.save(sealed, partial)
+    path = run_dir / FILENAME
+    partial = run_dir / (FILENAME + ".partial")
+    try:
+        torch.save(sealed, partial)
+    except RuntimeError as e:  # torch's zip writer reports a full or read-only disk this way
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise OSError(f"cannot write the checkpoint in {run_dir}: {first}") from None
     os.replace(partial, path)
     return Checkpoint(path, state)
 
