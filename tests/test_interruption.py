@@ -185,3 +185,23 @@ def test_a_disk_failure_inside_torchs_zip_writer_is_one_line_too(tmp_path, monke
     code, out, err = run_main("train_supervised", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert "cannot write the checkpoint in logs/supervised/" in err and "file write failed" in err
+
+
+def test_a_signal_during_the_last_step_still_ends_with_the_summary(tmp_path, monkeypatch, capsys):
+    forward = pg.HungerPolicy.logits
+    calls = []
+
+    def signalling(self, obs):
+        if obs.shape[0] == 4:  # a training step on the article's four points
+            calls.append(1)
+            if len(calls) == 5:  # the fifth and last step
+                os.kill(os.getpid(), signal.SIGINT)
+        return forward(self, obs)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pg.HungerPolicy, "logits", signalling)
+    code, out, err = run_main(
+        "train_supervised", "--steps", "5", "--quiet", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0 and err == "", err
+    assert out.startswith("final bias") and "stopped" not in out
