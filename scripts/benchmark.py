@@ -1,7 +1,7 @@
-"""Measure pg: REINFORCE throughput, time to solution, logging, gradient variance, CartPole.
+"""Measure pg: REINFORCE throughput, time to solution, logging, variance, CartPole, threads.
 
-    python scripts/benchmark.py                           # every section, a few minutes
-    python scripts/benchmark.py --quick                   # smaller runs, about a minute
+    python scripts/benchmark.py                           # every section, about 20 minutes
+    python scripts/benchmark.py --quick                   # smaller runs, a few minutes
     python scripts/benchmark.py --only throughput,logging
     python scripts/benchmark.py --only cartpole --seeds 20   # the README's many-seed table
 
@@ -24,7 +24,7 @@ from pg.run.config import UsageError, check_int, require, setting
 @dataclass
 class Args:
     only: str = setting(",".join(benchmark.SECTIONS), "comma-separated sections to run")
-    quick: bool = setting(False, "smaller runs and fewer repeats: rougher figures, about a minute")
+    quick: bool = setting(False, "smaller runs and fewer repeats: rougher figures, a few minutes")
     logdir: str = setting("logs", "results go to LOGDIR/benchmark/<time>.md and .json")
     seeds: int | None = setting(
         None, "seeds for the cartpole section (default: 10, 3 with --quick)"
