@@ -183,9 +183,7 @@ def set_env_rng_states(envs: Any, states: list[dict]) -> None:
 
 def _obs_tensor(obs: np.ndarray, space: Any, like: Tensor) -> Tensor:
     """A batch of observations as the policy takes them: floats, Discrete ones one-hot."""
-    from gymnasium import spaces
-
-    if isinstance(space, spaces.Discrete):
+    if space.shape == ():  # Discrete (`describe_env` lets no 0-dim Box through)
         index = torch.as_tensor(obs, dtype=torch.long, device=like.device)  # (N,)
         return torch.nn.functional.one_hot(index, int(space.n)).to(like.dtype)  # (N, n)
     return torch.as_tensor(obs, dtype=like.dtype, device=like.device)
@@ -193,9 +191,7 @@ def _obs_tensor(obs: np.ndarray, space: Any, like: Tensor) -> Tensor:
 
 def _env_action(action: Tensor, space: Any) -> np.ndarray:
     """Actions as the environment takes them: integers, or floats clipped to the Box's bounds."""
-    from gymnasium import spaces
-
-    if isinstance(space, spaces.Discrete):
+    if space.shape == ():  # Discrete
         return action.long().cpu().numpy()
     return np.clip(action.cpu().numpy(), space.low, space.high).astype(space.dtype)
 
