@@ -83,7 +83,7 @@ def main() -> int:
         )
     if not world.is_main:
         return 0
-    if result.interrupted and not result.solved and result.env_steps < args.total_steps:
+    if result.interrupted:
         return cli.report_interruption(
             Path(sys.argv[0]).name, result.interrupted, result.env_steps, args.total_steps,
             "--total-steps", result.run_dir, result.checkpoint,

@@ -95,7 +95,7 @@ def main() -> int:
         )
     if not world.is_main:
         return 0
-    if result.interrupted and result.steps < args.steps:  # a signal after the last step: done
+    if result.interrupted:
         return cli.report_interruption(
             "train_reinforce.py", result.interrupted, result.steps, args.steps, "--steps",
             result.run_dir, result.checkpoint,

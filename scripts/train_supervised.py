@@ -68,7 +68,7 @@ def main() -> int:
         result = pg.train_supervised(
             policy, hunger, target, config=args, verbose=not args.quiet, resume=resume, stop=stop
         )
-    if result.interrupted and result.steps < args.steps:  # a signal after the last step: done
+    if result.interrupted:
         return cli.report_interruption(
             "train_supervised.py", result.interrupted, result.steps, args.steps, "--steps",
             result.run_dir, result.checkpoint,

@@ -197,8 +197,10 @@ class Run:
 
     @property
     def interrupted(self) -> int | None:
-        """The signal that stopped training early (SIGINT, SIGTERM), if any."""
-        return self._stop.requested if self._stop is not None else None
+        """The signal that stopped training early (SIGINT, SIGTERM), if any; None when the run
+        finished all the same (the signal came during its last update)."""
+        finished = self.finished or self.done >= self.total
+        return self._stop.requested if self._stop is not None and not finished else None
 
     @property
     def checkpoint(self) -> Path | None:
