@@ -98,7 +98,9 @@ class EpisodicConfig:
     seed: int = setting(
         1, "seeds the environments, the action sampling and torch (initial weights)"
     )
-    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
+    logdir: str | None = setting(
+        None, "root folder of the TensorBoard runs (None: no run folder, events or checkpoints)"
+    )
     run_name: str | None = setting(
         None, "run folder name under LOGDIR/episodic (default: <time>-seed<SEED>)"
     )
@@ -170,13 +172,13 @@ def train_episodic(
 ) -> EpisodicResult:
     """Train `policy` in place with episodic REINFORCE on a Gymnasium environment.
 
-    `env` is a Gymnasium id (default: the `env_id` setting) with `make_kwargs` for
-    `gymnasium.make`, or a callable returning a new env. Settings are the fields of
-    `EpisodicConfig` as keyword arguments (`total_steps`, `episodes_per_update=16`,
-    `optimizer="adam"`, `lr=0.01`, `gamma=0.99`, `loss_reduction`, `normalize_returns`,
-    `entropy_coef=0`, `target_return="auto"`, `seed`, `logdir` or None, `run_name`, `log_every`,
-    `save_every`) or a `config`. Stops once solved, when the budget is spent, or after the
-    current update when `stop` sees a signal. `resume` continues a run exactly.
+    `env` is a Gymnasium id (default: the `env_id` setting) with `make_kwargs` for `gymnasium.make`,
+    or a callable returning a new env. Settings are the fields of `EpisodicConfig` as keyword
+    arguments (`total_steps`, `episodes_per_update=16`, `optimizer="adam"`, `lr=0.01`, `gamma=0.99`,
+    `loss_reduction`, `normalize_returns`, `entropy_coef=0`, `target_return="auto"`, `seed`,
+    `logdir=None` (no files) or a folder, `run_name`, `log_every`, `save_every`) or a `config`.
+    Stops once solved, when the budget is spent, or after the current update when `stop` sees a
+    signal. `resume` continues a run exactly.
     """
     cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
     env = cfg.env_id if env is None else env

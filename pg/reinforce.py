@@ -85,7 +85,9 @@ class ReinforceConfig:
     seed: int = setting(
         0, "seeds the sampling generator and torch (initial weights of bigger networks)"
     )
-    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
+    logdir: str | None = setting(
+        None, "root folder of the TensorBoard runs (None: no run folder, events or checkpoints)"
+    )
     run_name: str | None = setting(
         None, "run folder name under LOGDIR/reinforce (default: <time>-seed<SEED>)"
     )
@@ -95,6 +97,11 @@ class ReinforceConfig:
     )
     threads: int | None = setting(
         None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
+    )
+    figure: bool = setting(
+        True,
+        "save the reward-against-bias figure in the run folder at the end (about 1 s of "
+        "matplotlib on a small machine)",
     )
 
     def __post_init__(self):
@@ -167,13 +174,13 @@ def train_reinforce(
 
     Settings are the fields of `ReinforceConfig`, as keyword arguments (`steps=300`,
     `batch_size=8192`, `optimizer="sgd"`, `lr=10.0`, `baseline="none"` or `"mean"`, `seed=0`,
-    `logdir="logs"` or None, `run_name`, `log_every`, `save_every`) or as a `config`. `env`
-    defaults to `HungerBandit()`. `resume` (from `pg.run.checkpoint.load`) continues that run
-    exactly, in its folder, up to `steps` in all; `stop` (a `GracefulStop`) ends training after
-    the current step when a signal arrives. Raises `UsageError` (a ValueError) for a bad setting
-    or run folder before any training is done, and `NonFiniteError` at the first NaN or infinity.
-    Inside a torch.distributed process group (torchrun) every rank samples its own `batch_size`
-    rounds and the gradients are averaged (see `pg.run.parallel`).
+    `logdir=None` (no files) or a folder, `run_name`, `log_every`, `save_every`, `figure`) or as a
+    `config`. `env` defaults to `HungerBandit()`. `resume` (from `pg.run.checkpoint.load`) continues
+    that run exactly, in its folder, up to `steps` in all; `stop` (a `GracefulStop`) ends training
+    after the current step when a signal arrives. Raises `UsageError` (a ValueError) for a bad
+    setting or run folder before any training is done, and `NonFiniteError` at the first NaN or
+    infinity. Inside a torch.distributed process group (torchrun) every rank samples its own
+    `batch_size` rounds and the gradients are averaged (see `pg.run.parallel`).
     """
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
@@ -207,7 +214,7 @@ def train_reinforce(
             tail.add(step, reward)
         with torch.no_grad(), evaluating(policy):
             expected = env.expected_reward(policy).item()
-        if trained_bias(policy) is not None and run.run_dir is not None:
+        if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
             path = run.history.get("policy/bias", []) + [policy.bias.item()]
             generator = torch.Generator(device=run.device).manual_seed(cfg.seed)
             png = _reward_curve_png(env, policy, path, generator)

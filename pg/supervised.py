@@ -66,7 +66,9 @@ class SupervisedConfig:
     seed: int = setting(
         0, "random seed for torch (initial weights of bigger networks); names the run"
     )
-    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
+    logdir: str | None = setting(
+        None, "root folder of the TensorBoard runs (None: no run folder, events or checkpoints)"
+    )
     run_name: str | None = setting(
         None, "run folder name under LOGDIR/supervised (default: <time>-seed<SEED>)"
     )
@@ -76,6 +78,11 @@ class SupervisedConfig:
     )
     threads: int | None = setting(
         None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
+    )
+    figure: bool = setting(
+        True,
+        "save the error-against-bias figure in the run folder at the end (about 1 s of "
+        "matplotlib on a small machine)",
     )
 
     def __post_init__(self):
@@ -127,12 +134,12 @@ def train_supervised(
     """Train `policy` in place on labelled data (hunger -> p(B)) by minimising the MSE.
 
     Settings are the fields of `SupervisedConfig`, passed as keyword arguments (`steps=200`,
-    `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir="logs"` or None, `run_name`, `log_every`,
-    `save_every`) or as a `config`. `verbose` prints the run folder and progress. `resume` (from
-    `pg.run.checkpoint.load`) continues that run exactly, in its folder, up to `steps` in all;
-    `stop` (a `GracefulStop`) ends training after the current step when a signal arrives. Raises
-    `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder before any training
-    is done, and `NonFiniteError` at the first NaN or infinity.
+    `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir=None` (no files) or a folder, `run_name`,
+    `log_every`, `save_every`, `figure`) or as a `config`. `verbose` prints the run folder and
+    progress. `resume` (from `pg.run.checkpoint.load`) continues that run exactly, in its folder, up
+    to `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a signal
+    arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder
+    before any training is done, and `NonFiniteError` at the first NaN or infinity.
     """
     cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
     hunger, target = _check_data(policy, hunger, target)
@@ -154,7 +161,7 @@ def train_supervised(
             )
         with torch.no_grad(), evaluating(policy):
             final_loss = F.mse_loss(policy(hunger), target).item()
-        if trained_bias(policy) is not None and run.run_dir is not None:
+        if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
             path = run.history.get("policy/bias", []) + [policy.bias.item()]
             png = _mse_curve_png(policy, hunger, target, path)
             run.log.png("figures/mse_vs_bias", png, run.done, "mse_vs_bias.png")

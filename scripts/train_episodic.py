@@ -34,6 +34,7 @@ from pg.run.stopping import GracefulStop
 
 @dataclass
 class Args(EpisodicConfig):
+    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
     hidden: str = setting("64,64", "hidden layer widths of the MLP, comma-separated")
     activation: str = setting("tanh", "activation between layers", choices=tuple(ACTIVATIONS))
     device: str = setting(

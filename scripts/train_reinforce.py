@@ -28,6 +28,7 @@ from pg.walkthrough import format_walkthrough, walkthrough
 
 @dataclass
 class Args(pg.ReinforceConfig):
+    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
     weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
     train_weight: bool = setting(False, "train the weight as well as the bias")
     threshold: float = setting(0.5, "hunger above which Place B is the right choice")
@@ -80,7 +81,7 @@ def main() -> int:
         args = cli.continue_run(
             args,
             resume.state["settings"],
-            may_change={"steps", "quiet", "device", "resume", "threads"},
+            may_change={"steps", "quiet", "device", "resume", "threads", "figure"},
         )
 
     with (

@@ -26,6 +26,7 @@ TABLE_ROWS = 20  # the summary shows the first rows of a large data file
 
 @dataclass
 class Args(pg.SupervisedConfig):
+    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
     weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
     train_weight: bool = setting(False, "train the weight as well as the bias")
     data: str | None = setting(
@@ -53,7 +54,7 @@ def main() -> int:
         args = cli.continue_run(
             args,
             resume.state["settings"],
-            may_change={"steps", "quiet", "device", "resume", "threads"},
+            may_change={"steps", "quiet", "device", "resume", "threads", "figure"},
         )
     hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
 

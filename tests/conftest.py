@@ -9,15 +9,20 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-
-from pg.run import cli
-
-# The tests' tensors are tiny: one CPU thread is fastest, and far faster on a busy machine
-# (the trainers choose their own threads the same way, `pg.run.parallel.choose_threads`).
-torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Where tests run (this process, or each pytest-xdist worker), torch uses one CPU thread: the
+    tests' tensors are tiny, one thread is fastest, and far faster on a busy machine (the trainers
+    choose their own threads the same way, `pg.run.parallel.choose_threads`). The xdist controller,
+    which runs no test, does not even import torch."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def run_script(
@@ -34,7 +39,7 @@ def run_script(
 
 
 @functools.cache
-def _script_module(name: str):
+def script_module(name: str):
     path = ROOT / "scripts" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"script_{name}", path)
     module = importlib.util.module_from_spec(spec)
@@ -51,7 +56,9 @@ def run_main(
     The same code path as `python scripts/<name>.py ARGS` without starting an interpreter and
     importing torch again; the subprocess tests cover the interpreter around it.
     """
-    module = _script_module(name)
+    from pg.run import cli
+
+    module = script_module(name)
     monkeypatch.setattr(sys, "argv", [str(ROOT / "scripts" / f"{name}.py"), *args])
     try:
         code = cli.run(module.main)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pg
-from pg.run import checkpoint
+from pg.run import checkpoint, cli
 
-from conftest import read_scalars, run_main, run_script
+from conftest import read_scalars, run_main, run_script, script_module
 
 
 def saved(run_dir):
@@ -35,7 +40,7 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps_bit_for_bit(
     tmp_path, monkeypatch, capsys, script, kind, extra
 ):
     monkeypatch.chdir(tmp_path)
-    common = ["--quiet", "--log-every", "7", "--save-every", "25", *extra]
+    common = ["--quiet", "--no-figure", "--log-every", "7", "--save-every", "25", *extra]
     for args in (
         ["--steps", "60", "--run-name", "split"],
         ["--resume", f"logs/{kind}/split", "--steps", "120"],
@@ -120,6 +125,20 @@ def test_episodic_training_resumes_exactly_too(tmp_path):
     )
 
 
+@pytest.fixture(scope="module")
+def finished_runs(tmp_path_factory) -> Path:
+    """`logs/` after a 30-step REINFORCE run `r` and a 5-step supervised run `s`, made once; each
+    test works on its own copy."""
+    root = tmp_path_factory.mktemp("finished")
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+        patch.chdir(root)
+        for script, steps, name in (("train_reinforce", "30", "r"), ("train_supervised", "5", "s")):
+            argv = [script, "--steps", steps, "--run-name", name, "--quiet", "--no-figure"]
+            patch.setattr(sys, "argv", argv)
+            assert cli.run(script_module(script).main) == 0
+    return root / "logs"
+
+
 @pytest.mark.parametrize(
     "args, words",
     [
@@ -142,35 +161,10 @@ def test_episodic_training_resumes_exactly_too(tmp_path):
     ],
 )
 def test_a_resume_that_cannot_continue_the_run_is_refused_in_one_line(
-    tmp_path, monkeypatch, capsys, args, words
+    tmp_path, monkeypatch, capsys, finished_runs, args, words
 ):
+    shutil.copytree(finished_runs, tmp_path / "logs")
     monkeypatch.chdir(tmp_path)
-    assert (
-        run_main(
-            "train_reinforce",
-            "--steps",
-            "30",
-            "--run-name",
-            "r",
-            "--quiet",
-            monkeypatch=monkeypatch,
-            capsys=capsys,
-        )[0]
-        == 0
-    )
-    assert (
-        run_main(
-            "train_supervised",
-            "--steps",
-            "5",
-            "--run-name",
-            "s",
-            "--quiet",
-            monkeypatch=monkeypatch,
-            capsys=capsys,
-        )[0]
-        == 0
-    )
     (tmp_path / "garbage.pt").write_bytes(b"not a zip file")
     before = sorted(p.name for p in (tmp_path / "logs" / "reinforce" / "r").iterdir())
     code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
@@ -256,7 +250,12 @@ def test_no_checkpoint_ever_holds_a_nan(tmp_path):
 
 def test_checkpoints_are_replaced_atomically_and_hold_every_generator_state(tmp_path):
     result = pg.train_reinforce(
-        pg.HungerPolicy(), steps=30, batch_size=64, save_every=10, logdir=str(tmp_path)
+        pg.HungerPolicy(),
+        steps=30,
+        batch_size=64,
+        save_every=10,
+        logdir=str(tmp_path),
+        figure=False,
     )
     state = saved(result.run_dir)
     assert (
@@ -280,12 +279,12 @@ def small_run(tmp_path_factory):
     from it give."""
     logdir = tmp_path_factory.mktemp("runs")
     result = pg.train_reinforce(
-        pg.HungerPolicy(), steps=20, batch_size=64, run_name="r", logdir=str(logdir)
+        pg.HungerPolicy(), steps=20, batch_size=64, run_name="r", logdir=str(logdir), figure=False
     )
     data = result.checkpoint.read_bytes()
     resumed = pg.HungerPolicy()
     pg.train_reinforce(
-        resumed, resume=checkpoint.load(result.run_dir), steps=40, logdir=str(logdir)
+        resumed, resume=checkpoint.load(result.run_dir), steps=40, logdir=str(logdir), figure=False
     )
     return data, resumed.bias.item()
 
@@ -308,14 +307,14 @@ def test_flipped_bytes_give_a_clean_refusal_or_the_same_run_never_a_changed_one(
         assert len(str(e).splitlines()) == 1
         return
     policy = pg.HungerPolicy()
-    pg.train_reinforce(policy, resume=damaged, steps=40, logdir=str(folder.parent))
+    pg.train_reinforce(policy, resume=damaged, steps=40, logdir=str(folder.parent), figure=False)
     assert policy.bias.item() == expected_bias  # loaded despite the flip: the run is unchanged
 
 
 def seal(tmp_path, **changes):
     """A real checkpoint with some fields changed, sealed with a valid checksum (hand-made)."""
     result = pg.train_reinforce(
-        pg.HungerPolicy(), steps=3, batch_size=16, logdir=str(tmp_path / "src")
+        pg.HungerPolicy(), steps=3, batch_size=16, logdir=str(tmp_path / "src"), figure=False
     )
     state = checkpoint.load(result.run_dir).state
     for key, value in changes.items():

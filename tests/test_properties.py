@@ -21,7 +21,10 @@ from hypothesis import strategies as st
 import pg
 from pg.run import cli
 
-from conftest import _script_module
+from conftest import script_module
+
+# fuzzing: hundreds of cases a test, so the quick loop (-m "not slow") leaves it to the full suite
+pytestmark = pytest.mark.slow
 
 PROPERTY = settings(
     max_examples=300,
@@ -78,7 +81,7 @@ argv = st.lists(
 @PROPERTY
 @given(argv)
 def test_the_parser_returns_valid_settings_or_exits_2_with_one_line(tokens):
-    args_cls = _script_module("train_reinforce").Args
+    args_cls = script_module("train_reinforce").Args
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err):

@@ -9,7 +9,9 @@ import pg
 from conftest import assert_refused, read_scalars, run_main, run_script
 
 
+# both read the one default run (a session fixture): one test process runs them
 @pytest.mark.slow
+@pytest.mark.xdist_group("default_cartpole_run")
 def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(default_cartpole_run):
     done, run_dir = default_cartpole_run
     lines = done.stdout.splitlines()
@@ -27,8 +29,9 @@ def test_the_script_with_defaults_solves_cartpole_and_says_how_fast(default_cart
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("default_cartpole_run")
 def test_the_trained_policy_loads_and_earns_at_least_475_over_20_sampled_episodes(
-    default_cartpole_run, tmp_path
+    default_cartpole_run, tmp_path, monkeypatch, capsys
 ):
     _, run_dir = default_cartpole_run
     policy = pg.load_policy(run_dir)
@@ -40,10 +43,11 @@ def test_the_trained_policy_loads_and_earns_at_least_475_over_20_sampled_episode
     assert done.stdout.startswith(
         f"CartPole-v1, 20 episodes, sampled actions: mean return {returns.mean():.1f} "
     )
-    greedy = run_script(
-        "evaluate", str(run_dir), "--deterministic", "--episodes", "5", cwd=tmp_path
-    )
-    assert greedy.returncode == 0 and "5 episodes, most likely actions" in greedy.stdout
+    code, out, err = run_main(
+        "evaluate", str(run_dir), "--deterministic", "--episodes", "5",
+        monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert code == 0 and "5 episodes, most likely actions" in out, err
 
 
 def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys):
@@ -90,6 +94,7 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(
     assert_refused(*result, "train_cartpole", words, tmp_path / "logs")
 
 
+@pytest.mark.slow
 def test_a_bad_environment_from_a_real_command_line_gives_no_traceback(tmp_path):
     done = run_script("train_cartpole", "--env-id", "NoSuchEnv-v0", cwd=tmp_path)
     assert_refused(

@@ -25,10 +25,15 @@ def test_the_script_with_defaults_reaches_the_optimum_and_prints_the_summary(tmp
     assert json.loads((run_dir / "config.json").read_text())["batch_size"] == 8192
 
 
-def test_the_walkthrough_prints_the_article_s_two_steps_and_creates_no_run(tmp_path):
-    done = run_script("train_reinforce", "--walkthrough", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    rows = [line.split() for line in done.stdout.splitlines()[1:3]]
+def test_the_walkthrough_prints_the_article_s_two_steps_and_creates_no_run(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_reinforce", "--walkthrough", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()[1:3]]
     assert rows[0] == [
         "1",
         "0.000000",
@@ -58,9 +63,9 @@ def test_the_walkthrough_prints_the_article_s_two_steps_and_creates_no_run(tmp_p
     assert not (tmp_path / "logs").exists()
 
 
-@pytest.mark.slow
-def test_the_article_s_procedure_runs_from_the_command_line(tmp_path):
-    done = run_script(
+def test_the_article_s_procedure_runs_from_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
         "train_reinforce",
         "--batch-size",
         "1",
@@ -73,16 +78,17 @@ def test_the_article_s_procedure_runs_from_the_command_line(tmp_path):
         str(tmp_path / "runs"),
         "--run-name",
         "article",
-        cwd=tmp_path,
+        monkeypatch=monkeypatch,
+        capsys=capsys,
     )
-    assert done.returncode == 0, done.stderr
+    assert code == 0, err
     bias = [v for _, v in read_scalars(tmp_path / "runs" / "reinforce" / "article")["policy/bias"]]
     assert bias[0] == 0.0 and bias[-1] < -5  # single guesses, yet clearly on its way to -10
 
 
-@pytest.mark.slow
-def test_environment_flags_reach_the_environment(tmp_path):
-    done = run_script(
+def test_environment_flags_reach_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
         "train_reinforce",
         "--stochastic-portions",
         "--reward-good",
@@ -96,22 +102,23 @@ def test_environment_flags_reach_the_environment(tmp_path):
         "--quiet",
         "--logdir",
         str(tmp_path),
-        cwd=tmp_path,
+        monkeypatch=monkeypatch,
+        capsys=capsys,
     )
-    assert done.returncode == 0, done.stderr
+    assert code == 0, err
     saved = json.loads((only_run_dir(tmp_path, "reinforce") / "config.json").read_text())
     assert "stochastic_portions=True" in saved["env"] and "reward_good=2.0" in saved["env"]
     optimum = float(
-        next(line for line in done.stdout.splitlines() if line.startswith("average")).split()[-2]
+        next(line for line in out.splitlines() if line.startswith("average")).split()[-2]
     )
     assert optimum == pytest.approx(
         -2 + 4 * (1 + 0.559897) / 2, abs=2e-6
     )  # J(-10) rescaled to +2 / -2
 
 
-def test_help_lists_every_flag(tmp_path):
-    done = run_script("train_reinforce", "--help", cwd=tmp_path)
-    assert done.returncode == 0
+def test_help_lists_every_flag(monkeypatch, capsys):
+    code, out, _ = run_main("train_reinforce", "--help", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0
     for flag in [
         "--steps",
         "--batch-size",
@@ -131,8 +138,8 @@ def test_help_lists_every_flag(tmp_path):
         "--walkthrough",
         "--quiet",
     ]:
-        assert flag in done.stdout
-    assert "(default: 8192)" in " ".join(done.stdout.split())
+        assert flag in out
+    assert "(default: 8192)" in " ".join(out.split())
 
 
 BAD_INPUT = [
@@ -171,7 +178,7 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(
 
 
 @pytest.mark.slow  # a whole interpreter each; the same refusals run in-process above
-@pytest.mark.parametrize("args, words", [BAD_INPUT[2], BAD_INPUT[5], BAD_INPUT[7], BAD_INPUT[9]])
+@pytest.mark.parametrize("args, words", [BAD_INPUT[2], BAD_INPUT[9]])
 def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, words):
     bad_input_setup(tmp_path)
     done = run_script("train_reinforce", *args, cwd=tmp_path)

@@ -105,10 +105,10 @@ def test_the_run_records_settings_as_json_hparams_and_the_error_curve_figure(log
 
 def test_the_default_run_folder_is_time_and_seed_and_is_never_reused(logdir):
     first = pg.train_supervised(
-        pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir)
+        pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir), figure=False
     )
     second = pg.train_supervised(
-        pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir)
+        pg.HungerPolicy(), *pg.article_data(), steps=2, seed=7, logdir=str(logdir), figure=False
     )
     assert first.run_dir.parent == second.run_dir.parent == logdir / "supervised"
     assert first.run_dir.name.endswith("-seed7") or "-seed7-" in first.run_dir.name
@@ -118,7 +118,12 @@ def test_the_default_run_folder_is_time_and_seed_and_is_never_reused(logdir):
 
 def test_an_explicit_run_name_that_exists_is_refused_and_left_untouched(logdir):
     first = pg.train_supervised(
-        pg.HungerPolicy(), *pg.article_data(), steps=2, run_name="mine", logdir=str(logdir)
+        pg.HungerPolicy(),
+        *pg.article_data(),
+        steps=2,
+        run_name="mine",
+        logdir=str(logdir),
+        figure=False,
     )
     before = sorted(p.name for p in first.run_dir.iterdir())
     policy = pg.HungerPolicy()
@@ -197,3 +202,27 @@ def test_float64_policy_and_float32_data_train_in_the_policy_dtype():
     result = pg.train_supervised(policy, *pg.article_data(torch.float32), logdir=None)
     assert policy.bias.dtype == torch.float64
     assert result.loss == pytest.approx(5.726034e-08, rel=1e-4)
+
+
+def test_a_library_call_writes_no_files_unless_given_a_logdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    supervised = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=3)
+    reinforce = pg.train_reinforce(pg.HungerPolicy(), steps=3, batch_size=8)
+    episodic = pg.train_episodic(pg.MLPPolicy(4, hidden=(8,)), total_steps=50)
+    assert supervised.run_dir is reinforce.run_dir is episodic.run_dir is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("trainer", ["supervised", "reinforce"])
+def test_no_figure_leaves_out_the_figure_and_nothing_else(logdir, trainer):
+    def train(**settings):
+        if trainer == "supervised":
+            return pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), **settings)
+        return pg.train_reinforce(pg.HungerPolicy(), batch_size=64, **settings)
+
+    drawn = train(steps=4, logdir=str(logdir), run_name="drawn")
+    skipped = train(steps=4, logdir=str(logdir), run_name="skipped", figure=False)
+    assert [p.suffix for p in drawn.run_dir.iterdir()].count(".png") == 1
+    assert not any(p.suffix == ".png" for p in skipped.run_dir.iterdir())
+    assert read_events(skipped.run_dir).Tags()["images"] == []
+    assert read_scalars(skipped.run_dir) == read_scalars(drawn.run_dir)
