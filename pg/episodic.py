@@ -319,10 +319,20 @@ def _every_rank(batch: Episodes, world: parallel.World) -> tuple[np.ndarray, np.
 def _log_episodes(run: Run, env_steps: int, lengths: np.ndarray, returns: np.ndarray) -> None:
     """One point per finished episode, at the environment step where it ended: the steps all the
     environments had taken by then, on top of the `env_steps` of earlier batches."""
-    ended_at = env_steps + np.minimum(lengths[None, :], lengths[:, None]).sum(1)
-    for i in np.argsort(lengths, kind="stable"):
+    # all N environments step together: when the k-th shortest episode ends, the ones before it
+    # have ended at their own lengths and the N - k others have run as long as it (O(N log N);
+    # the N x N table of pairwise minima it replaces asked 75 GiB at N = 100,000)
+    order = np.argsort(lengths, kind="stable")
+    shortest_first = lengths[order].astype(np.int64)
+    ended_at = (
+        env_steps
+        + np.cumsum(shortest_first)
+        - shortest_first
+        + shortest_first * np.arange(len(order), 0, -1)
+    )
+    for i, step in zip(order, ended_at):
         values = {
             "charts/episodic_return": float(returns[i]),
             "charts/episodic_length": int(lengths[i]),
         }
-        run.log.scalars(int(ended_at[i]), values)
+        run.log.scalars(int(step), values)

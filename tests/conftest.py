@@ -95,6 +95,20 @@ def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
 
 
+def raw_scalars(run_dir: Path) -> list[tuple[str, int, float]]:
+    """Every scalar point in a run folder's event files, in file order, as (tag, step, value):
+    nothing merged or purged (TensorBoard's own reader hides a repeated step by dropping points)."""
+    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+
+    points = []
+    for path in sorted(run_dir.glob("*tfevents*")):
+        for event in LegacyEventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                if value.HasField("simple_value"):
+                    points.append((value.tag, event.step, value.simple_value))
+    return points
+
+
 def only_run_dir(logdir: Path, kind: str) -> Path:
     """The one run folder under logdir/kind; fails if there are none or several."""
     runs = sorted((logdir / kind).iterdir())

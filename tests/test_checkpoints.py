@@ -342,6 +342,11 @@ def seal(tmp_path, **changes):
         ({"generator": torch.zeros(3, dtype=torch.uint8)}, "does not fit this run"),
         ({"optimizer": {"state": {}, "param_groups": []}}, "does not fit this run"),
         ({"baseline": {"decay": 2.0, "value": None}}, "does not fit this run"),
+        (  # rewinding would truncate a file outside the run folder
+            {"events": {"file": "../../x.tfevents", "bytes": 0, "files": []}},
+            "events must name the run's event files",
+        ),
+        ({"events": {"file": "a.tfevents", "bytes": -1, "files": []}}, "events must name"),
     ],
 )
 def test_a_hand_made_checkpoint_is_checked_field_by_field_before_use(

@@ -149,3 +149,22 @@ def test_the_episodic_script_without_gymnasium_says_which_extra_to_install(tmp_p
     assert done.returncode == 2 and done.stdout == ""
     expected = "episodic training needs gymnasium, an extra: pip install -e '.[gym]'"
     assert done.stderr == f"train_episodic.py: error: {expected}\n"
+
+
+def test_each_episode_is_logged_at_the_environment_step_where_it_ended():
+    # four environments stepping together from env step 10, episodes of 3, 1, 3 and 2 steps: the
+    # 1-step one ends after 4 steps in all (14); the 2-step one after 1 + 2 + 2 + 2 more (17); the
+    # 3-step ones when everything has ended (10 + 9 = 19). By hand, not by the formula.
+    from types import SimpleNamespace
+
+    from pg.episodic import _log_episodes
+
+    logged = []
+    run = SimpleNamespace(log=SimpleNamespace(scalars=lambda step, v: logged.append((step, v))))
+    _log_episodes(run, 10, np.array([3, 1, 3, 2]), np.array([30.0, 10.0, 31.0, 20.0]))
+    assert [(s, v["charts/episodic_return"], v["charts/episodic_length"]) for s, v in logged] == [
+        (14, 10.0, 1),
+        (17, 20.0, 2),
+        (19, 30.0, 3),
+        (19, 31.0, 3),
+    ]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ import torch
 import pg
 from pg.run import checkpoint
 
-from conftest import ROOT, read_scalars, run_main
+from conftest import ROOT, raw_scalars, read_scalars, run_main
 
 
 @pytest.mark.slow
@@ -205,3 +206,75 @@ def test_a_signal_during_the_last_step_still_ends_with_the_summary(tmp_path, mon
     )
     assert code == 0 and err == "", err
     assert out.startswith("final bias") and "stopped" not in out
+
+
+def _train_in_a_child(run_dir, steps: int) -> int:
+    """Fork a process that trains REINFORCE into `run_dir` (resuming it if it has a checkpoint);
+    return its pid. The child shares this process's imports, so it starts in milliseconds."""
+    pid = os.fork()
+    if pid == 0:  # the child: train, then leave without running any of pytest's teardown
+        try:
+            saved = run_dir / checkpoint.FILENAME
+            pg.train_reinforce(
+                pg.HungerPolicy(), steps=steps, batch_size=64, log_every=1, save_every=40,
+                logdir=str(run_dir.parent.parent), run_name=run_dir.name, figure=False,
+                resume=checkpoint.load(saved) if saved.exists() else None,
+            )  # fmt: skip
+        finally:
+            os._exit(0)
+    return pid
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_killed_at_random_moments_and_resumed_the_events_hold_one_point_per_step(tmp_path):
+    import random
+
+    # this process imports what training imports (the children inherit it): a child then gets
+    # to its first steps in milliseconds, and the kills land all through training
+    pg.train_reinforce(pg.HungerPolicy(), steps=2, batch_size=8, logdir=str(tmp_path / "warm"))
+    rng, steps = random.Random(0), 1500
+    killed = tmp_path / "logs" / "reinforce" / "killed"
+    reached = []  # the checkpoint's step after each kill
+    while len(reached) < 20:  # SIGKILL: no handler runs, nothing is flushed, a write may be torn
+        pid = _train_in_a_child(killed, steps)
+        time.sleep(rng.uniform(0.0, 0.2))
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status), "finished before it was killed: give it more steps"
+        saved = killed / checkpoint.FILENAME
+        reached.append(checkpoint.load(saved).step if saved.exists() else 0)
+    assert len(set(reached)) >= 10, reached  # killed at many points of the run, not all at once
+    pid = _train_in_a_child(killed, steps)  # the last resume runs to the end
+    assert os.waitpid(pid, 0)[1] == 0
+    whole = tmp_path / "logs" / "reinforce" / "whole"
+    pid = _train_in_a_child(whole, steps)
+    assert os.waitpid(pid, 0)[1] == 0
+
+    assert checkpoint.load(killed).step == steps
+    got, expected = raw_scalars(killed), raw_scalars(whole)
+    assert {step for _, step, _ in expected} == set(range(steps))
+    assert sorted(got) == sorted(expected)  # every point once: no gap, no duplicate, same value
+
+
+def test_a_run_folder_in_use_is_refused_to_a_second_process(tmp_path, monkeypatch, capsys):
+    from pg.run.logger import lock_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    first = ["--steps", "5", "--run-name", "r", "--quiet", "--no-figure"]
+    assert run_main("train_reinforce", *first, monkeypatch=monkeypatch, capsys=capsys)[0] == 0
+    run_dir = tmp_path / "logs" / "reinforce" / "r"
+    resume = ["--resume", str(run_dir), "--steps", "10", "--quiet", "--no-figure"]
+    held = lock_run_dir(run_dir)  # as a resume still running in another process holds it
+    try:
+        before = sorted((p.name, p.stat().st_size) for p in run_dir.iterdir())
+        code, out, err = run_main(
+            "train_reinforce", *resume, monkeypatch=monkeypatch, capsys=capsys
+        )
+        assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+        assert f"run folder {run_dir} is in use by another process" in err
+        assert sorted((p.name, p.stat().st_size) for p in run_dir.iterdir()) == before
+    finally:
+        held.close()
+    code, out, err = run_main("train_reinforce", *resume, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0 and checkpoint.load(run_dir).step == 10, err

@@ -248,12 +248,29 @@ def _schema_problem(state: Any) -> str | None:
         lr = group.get("lr")
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= MAX_LR):
             return f"the optimizer's learning rate must be in (0, {MAX_LR:g}], got {lr!r}"
+    events = state.get("events")
+    if events is not None and not (
+        isinstance(events, dict)
+        and isinstance(events.get("file"), str)
+        and isinstance(events.get("bytes"), int)
+        and events["bytes"] >= 0
+        and isinstance(events.get("files"), list)
+        and all(
+            isinstance(f, str) and _is_event_file(f) for f in [events["file"], *events["files"]]
+        )
+    ):
+        return "events must name the run's event files and a position in one"
     generator = state.get("generator")
     if generator is not None and not (
         isinstance(generator, torch.Tensor) and generator.dtype == torch.uint8
     ):
         return "generator must be a generator's state (a uint8 tensor)"
     return None
+
+
+def _is_event_file(name: str) -> bool:
+    """A plain file name (no folder, nothing to climb out of the run folder) of an event file."""
+    return "tfevents" in name and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
 def restore_policy(policy: nn.Module, saved: dict[str, torch.Tensor], path: Path) -> None:

@@ -44,14 +44,17 @@ __all__ = [
     "append",
     "make_run_dir",
     "masked_crc32c",
+    "lock_run_dir",
     "open_run_dir",
     "parameter_values",
     "policy_scalars",
+    "rewind_events",
     "scalar_parameters",
 ]
 
 # Histograms cost far more than scalars; write them on every 10th logging point only.
 HISTOGRAM_EVERY = 10
+LOCK_FILE = ".lock"  # held by the process writing into a run folder
 
 
 def make_run_dir(logdir: str | Path, kind: str, run_name: str | None, seed: int) -> Path:
@@ -84,6 +87,43 @@ def open_run_dir(config: Any, kind: str, resume: Any = None) -> Path:
     if resume is not None:
         return resume.run_dir
     return make_run_dir(config.logdir, kind, config.run_name, config.seed)
+
+
+def lock_run_dir(run_dir: Path) -> Any:
+    """Hold the run folder for this process until the returned file is closed (or the process
+    ends, however it ends): a second process training into the same folder at once, such as two
+    resumes of one run, is refused instead of interleaving both runs' events and checkpoints."""
+    handle = (run_dir / LOCK_FILE).open("a")
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; runs are still never overwritten
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UsageError(
+            f"run folder {run_dir} is in use by another process; wait for it to finish or stop it"
+        ) from None
+    return handle
+
+
+def rewind_events(run_dir: Path, position: Mapping[str, Any] | None) -> None:
+    """Make a resumed run's event files end where its checkpoint was saved.
+
+    Whatever was logged after the checkpoint (before a crash or a SIGKILL) will be logged again,
+    identically, by the resumed run: the event file that was being written is cut back to its
+    length at the checkpoint, and event files started after it (a resume that died before its
+    first checkpoint) are removed. Every step then has exactly one point, with no gap.
+    """
+    if position is None:  # a checkpoint of an earlier version: its events are left as they are
+        return
+    for path in sorted(run_dir.glob("*tfevents*")):
+        if path.name == position["file"]:
+            if path.stat().st_size > position["bytes"]:
+                os.truncate(path, position["bytes"])
+        elif path.name not in position["files"]:
+            path.unlink()
 
 
 def _mkdir_new(path: Path, taken: str | None) -> Path:
@@ -126,6 +166,17 @@ class RunLogger:
         """Put every event written so far on disk."""
         if self._writer is not None:
             self._writer.flush()
+
+    def position(self) -> dict[str, Any] | None:
+        """Where the events end now, for a checkpoint (see `rewind_events`); flushes first."""
+        if self._writer is None:
+            return None
+        self._writer.flush()
+        return {
+            "file": self._writer.path.name,
+            "bytes": self._writer.size,
+            "files": sorted(p.name for p in self.run_dir.glob("*tfevents*")),
+        }
 
     def scalars(self, step: int, values: Mapping[str, float | Tensor]) -> dict[str, float]:
         """Write `values` as one event at `step`; return them as floats (one sync at most)."""
@@ -284,6 +335,11 @@ class EventWriter:
     def flush(self) -> None:
         self._file.flush()
         self._flushed = time.monotonic()
+
+    @property
+    def size(self) -> int:
+        """Bytes written to the file so far."""
+        return self._file.tell()
 
     def close(self) -> None:
         if not self._file.closed:

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from pg.run import checkpoint, parallel
 from pg.run.checkpoint import Checkpoint
 from pg.run.config import require
-from pg.run.logger import RunLogger, append, open_run_dir
+from pg.run.logger import RunLogger, append, lock_run_dir, open_run_dir, rewind_events
 from pg.run.progress import Progress
 from pg.run.stopping import FiniteGuard, GracefulStop
 
@@ -94,6 +94,9 @@ class Run:
         self.run_dir: Path | None = (
             open_run_dir(config, kind, resume) if config.logdir and self.world.is_main else None
         )
+        self._lock = lock_run_dir(self.run_dir) if self.run_dir is not None else None
+        if self.run_dir is not None and self.resumed is not None:
+            rewind_events(self.run_dir, self.resumed.get("events"))
         self.history: dict[str, list[float]] = {}
         self.seconds = 0.0
         self.finished = False  # a `final` update was made (a trainer may set it before the loop)
@@ -148,6 +151,8 @@ class Run:
         torch.set_num_threads(self._threads_before)
         self._progress.close()
         self.log.close()
+        if self._lock is not None:
+            self._lock.close()
 
     def steps(self) -> Iterator[int]:
         """Yield `done` before each update until the budget is spent, a `final` update was made
@@ -208,8 +213,8 @@ class Run:
         return self._saver.path
 
     def _save(self) -> None:
-        """A checkpoint, after the events up to it are on disk: the events never lag behind."""
-        self.log.flush()
+        """A checkpoint, after the events up to it are on disk: the events never lag behind, and
+        it records where they end, so a resume carries on from there (`rewind_events`)."""
         self._saver.save()
 
     def _checkpoint_state(self) -> dict[str, Any]:
@@ -221,6 +226,7 @@ class Run:
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "policy_spec": self.policy.spec() if hasattr(self.policy, "spec") else None,
+            "events": self.log.position(),  # flushed: the events are on disk up to here
         }
         if self._generator is not None:
             state["generator"] = self._generator.get_state()
