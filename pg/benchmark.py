@@ -227,12 +227,16 @@ def solution(quick: bool) -> Table:
         "Time to solution (defaults)", ["what", "seconds", "vs the minimal PyTorch program"]
     )
     repeats = 3 if quick else 5
-    scripts = {
-        f"scripts/train_{name}.py with defaults, whole process (logging, figure)": [
-            str(ROOT / "scripts" / f"train_{name}.py"), "--quiet"
+    scripts = {}
+    for name in ("supervised", "reinforce"):
+        script = str(ROOT / "scripts" / f"train_{name}.py")
+        scripts[f"scripts/train_{name}.py with defaults, whole process (logging, figure)"] = [
+            script,
+            "--quiet",
         ]
-        for name in ("supervised", "reinforce")
-    }  # fmt: skip
+        scripts[f"scripts/train_{name}.py --no-figure, whole process (logging)"] = [
+            script, "--quiet", "--no-figure"
+        ]  # fmt: skip
     times = _whole_processes(scripts, repeats)
     minimal = statistics.median(times[MINIMAL])
     for what, measured in times.items():

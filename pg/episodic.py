@@ -199,7 +199,6 @@ def train_episodic(
         "episodic", cfg, policy, optimizer, total=cfg.total_steps, resume=resume, stop=stop,
         verbose=verbose, unit="env step", state=state, record={"env": info.name, "target": rule},
         rows=cfg.episodes_per_update,
-        metrics=["charts/episodic_return", "charts/mean_return_100", "policy/entropy"],
     )  # fmt: skip
     envs.reset(seed=parallel.rank_seed(cfg.seed, run.world))  # seeds each sub-environment once
     generator = run.generator()
@@ -286,7 +285,7 @@ def _scalars(
 ) -> dict:
     """What an episodic logging point records (before the optimiser step)."""
     return {
-        "loss/reinforce": loss,
+        "loss/episodic": loss,
         "grad/norm": torch.nn.utils.clip_grad_norm_(
             run.params, math.inf
         ),  # no limit: clips nothing

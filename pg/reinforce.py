@@ -60,6 +60,7 @@ __all__ = [
 PROBE_HUNGER = (0.0, 0.1, 0.9, 1.0)  # the article's hunger values: p(B) is logged at each
 MAX_BATCH = 2**27  # 134 million rounds: about 3 GB of tensors a step, more than any use here needs
 TAIL = 0.2  # the result's average reward is over the last 20% of steps
+REWARD_LINES = ["reward/expected", "reward/optimal", "reward/average"]
 GUESSES = 2000  # single-sample gradient estimates per bias in the figure
 
 
@@ -191,9 +192,10 @@ def train_reinforce(
         "reinforce", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
         verbose=verbose, record={"env": repr(env)}, rows=cfg.batch_size,
         state=lambda: {"baseline": baseline.state_dict() if baseline is not None else None},
-        metrics=["reward/average", "reward/expected", *(f"policy/{n}" for n in scalar_params)],
     )  # fmt: skip
     generator = run.generator()
+    if run.resumed is None:  # the README's reference line: J against the best it can reach
+        run.log.charts({"REINFORCE": {"expected reward J and the best reachable": REWARD_LINES}})
     if baseline is not None and run.resumed is not None:
         with run.restoring():
             baseline.load_state_dict(run.resumed["baseline"])

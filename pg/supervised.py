@@ -149,7 +149,6 @@ def train_supervised(
     run = Run(
         "supervised", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
         verbose=verbose, record={"examples": len(target)}, rows=len(target),
-        metrics=["loss/mse", *(f"policy/{name}" for name in scalar_params)],
     )  # fmt: skip
     with run:
         for _ in run.steps():

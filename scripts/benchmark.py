@@ -11,6 +11,13 @@ LOGDIR/benchmark/<time>.md and .json. What each section measures: `pg/benchmark.
 
 from __future__ import annotations
 
+import signal
+import sys
+
+# Ctrl-C while torch is still importing ends the script quietly with 130, not a traceback
+# (`cli.run` puts Python's own Ctrl-C handling back before the script's work begins)
+signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+
 import json
 import time
 from dataclasses import dataclass

@@ -6,6 +6,13 @@
 Every flag of `scripts/train_episodic.py` works here; see its --help.
 """
 
+import signal
+import sys
+
+# Ctrl-C while torch is still importing ends the script quietly with 130, not a traceback
+# (`cli.run` puts Python's own Ctrl-C handling back before the script's work begins)
+signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+
 import runpy
 from pathlib import Path
 

@@ -18,7 +18,13 @@ continuous ones a Gaussian around an MLP (`pg.GaussianMLPPolicy`).
 
 from __future__ import annotations
 
+import signal
 import sys
+
+# Ctrl-C while torch is still importing ends the script quietly with 130, not a traceback
+# (`cli.run` puts Python's own Ctrl-C handling back before the script's work begins)
+signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+
 from dataclasses import dataclass
 from pathlib import Path
 

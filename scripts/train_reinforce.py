@@ -14,6 +14,13 @@ one, and weight that guess by the reward it earned: loss = -mean(reward * log p(
 
 from __future__ import annotations
 
+import signal
+import sys
+
+# Ctrl-C while torch is still importing ends the script quietly with 130, not a traceback
+# (`cli.run` puts Python's own Ctrl-C handling back before the script's work begins)
+signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+
 import dataclasses
 from dataclasses import dataclass
 

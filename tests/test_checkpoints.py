@@ -78,26 +78,24 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps_bit_for_bit(
 
 
 @pytest.mark.slow
-def test_a_resumed_reinforce_script_from_a_real_command_line_continues_exactly(tmp_path):
-    first = run_script(
-        "train_reinforce", "--steps", "40", "--run-name", "r", "--quiet", cwd=tmp_path
-    )
+def test_a_resumed_reinforce_script_from_a_real_command_line_continues_exactly(
+    tmp_path, monkeypatch, capsys
+):
+    # the resume is a real interpreter; the runs around it are the same script in-process
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for args in (["--steps", "40", "--run-name", "r"], ["--steps", "80", "--run-name", "w"]):
+        code, out, err = run_main(
+            "train_reinforce", *args, "--quiet", monkeypatch=monkeypatch, capsys=capsys
+        )
+        assert code == 0, err
+        outputs.append(out)
     again = run_script(
-        "train_reinforce",
-        "--resume",
-        "logs/reinforce/r/checkpoint.pt",
-        "--steps",
-        "80",
-        "--quiet",
-        cwd=tmp_path,
-    )
-    whole = run_script(
-        "train_reinforce", "--steps", "80", "--run-name", "w", "--quiet", cwd=tmp_path
-    )
-    assert first.returncode == again.returncode == whole.returncode == 0, again.stderr
-    assert (
-        again.stdout.splitlines()[0] == whole.stdout.splitlines()[0]
-    )  # "final bias ..." to 6 decimals
+        "train_reinforce", "--resume", "logs/reinforce/r/checkpoint.pt", "--steps", "80",
+        "--quiet", cwd=tmp_path,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[0] == outputs[1].splitlines()[0]  # "final bias", 6 decimals
     assert torch.equal(
         saved(tmp_path / "logs/reinforce/r")["policy"]["bias"],
         saved(tmp_path / "logs/reinforce/w")["policy"]["bias"],
@@ -127,13 +125,18 @@ def test_episodic_training_resumes_exactly_too(tmp_path):
 
 @pytest.fixture(scope="module")
 def finished_runs(tmp_path_factory) -> Path:
-    """`logs/` after a 30-step REINFORCE run `r` and a 5-step supervised run `s`, made once; each
-    test works on its own copy."""
+    """`logs/` after 30-step REINFORCE runs `r` (lr 10, the default) and `r5` (lr 5) and a 5-step
+    supervised run `s`, made once; each test works on its own copy."""
     root = tmp_path_factory.mktemp("finished")
+    runs = [
+        ("train_reinforce", "r", ["--steps", "30"]),
+        ("train_reinforce", "r5", ["--steps", "30", "--lr", "5"]),
+        ("train_supervised", "s", ["--steps", "5"]),
+    ]
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
         patch.chdir(root)
-        for script, steps, name in (("train_reinforce", "30", "r"), ("train_supervised", "5", "s")):
-            argv = [script, "--steps", steps, "--run-name", name, "--quiet", "--no-figure"]
+        for script, name, flags in runs:
+            argv = [script, *flags, "--run-name", name, "--quiet", "--no-figure"]
             patch.setattr(sys, "argv", argv)
             assert cli.run(script_module(script).main) == 0
     return root / "logs"
@@ -154,6 +157,11 @@ def finished_runs(tmp_path_factory) -> Path:
             ["--resume", "logs/reinforce/r", "--lr", "5"],
             "lr is 5.0 here but 10.0 in the run being resumed",
         ),
+        (  # typed at its default value, and still not the run's own: refused, not replaced
+            ["--resume", "logs/reinforce/r5", "--lr", "10"],
+            "lr is 10.0 here but 5.0 in the run being resumed",
+        ),
+        (["--resume", "logs/reinforce/r5", "--lr=10"], "lr is 10.0 here but 5.0"),
         (["--resume", "logs/reinforce/nothing"], "no such checkpoint"),
         (["--resume", "logs/supervised/s"], "a checkpoint of supervised training, not reinforce"),
         (["--resume", "garbage.pt"], "not a readable checkpoint"),
@@ -166,10 +174,14 @@ def test_a_resume_that_cannot_continue_the_run_is_refused_in_one_line(
     shutil.copytree(finished_runs, tmp_path / "logs")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "garbage.pt").write_bytes(b"not a zip file")
-    before = sorted(p.name for p in (tmp_path / "logs" / "reinforce" / "r").iterdir())
+
+    def files():
+        return sorted((str(p), p.stat().st_size) for p in (tmp_path / "logs").rglob("*"))
+
+    before = files()
     code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert (code, out) == (2, "") and len(err.splitlines()) == 1 and words in err, err
-    assert sorted(p.name for p in (tmp_path / "logs" / "reinforce" / "r").iterdir()) == before
+    assert files() == before
 
 
 class Payload:

@@ -61,7 +61,7 @@ def test_tensorboard_gets_one_point_per_finished_episode_against_environment_ste
         steps == sorted(steps) and steps[-1] == result.env_steps
     )  # the last episode ends the last batch
     assert sum(v for _, v in scalars["charts/episodic_length"]) == result.env_steps
-    for tag in ("loss/reinforce", "grad/norm", "charts/mean_return_100"):
+    for tag in ("loss/episodic", "grad/norm", "charts/mean_return_100"):
         assert [s for s, _ in scalars[tag]] == result.history["step"], tag
     histograms = set(read_events(result.run_dir).Tags()["histograms"])
     assert {"params/net.0.weight", "grads/net.0.weight"} <= histograms
@@ -105,7 +105,7 @@ def test_a_short_cartpole_run_learns_far_beyond_the_random_policy():
         result.history["charts/mean_return_100"][-1],
     )
     assert first < 40  # an untrained policy: about 22 on average
-    assert last > 60 and np.isfinite(result.history["loss/reinforce"]).all()
+    assert last > 60 and np.isfinite(result.history["loss/episodic"]).all()
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from gymnasium import spaces
 import pg
 from pg.episodes import collect_episodes, describe_env, make_envs
 
-from conftest import ROOT
+from conftest import ROOT, run_main
 from mdps import Reach
 
 
@@ -175,28 +175,30 @@ def test_target_none_trains_the_whole_budget_and_says_so():
 
 
 @pytest.mark.slow
-def test_acrobot_with_defaults_stops_as_solved_at_its_own_threshold(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_episodic.py"), "--env-id", "Acrobot-v1",
-         "--quiet", "--logdir", "runs"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+def test_acrobot_with_defaults_stops_as_solved_at_its_own_threshold(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_episodic", "--env-id", "Acrobot-v1", "--quiet", "--logdir", "runs",
+        monkeypatch=monkeypatch, capsys=capsys,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    verdict = done.stdout.splitlines()[0]
+    assert code == 0, err
+    verdict = out.splitlines()[0]
     assert verdict.startswith("Acrobot-v1 solved: mean return")
     assert "(target -100, the environment's reward threshold)" in verdict
     assert float(verdict.split()[4]) >= -100
 
 
 @pytest.mark.slow
-def test_mountain_car_ends_unsolved_and_the_summary_says_the_entropy_collapsed(tmp_path):
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_episodic.py"), "--env-id",
-         "MountainCar-v0", "--total-steps", "60000", "--quiet", "--logdir", "runs"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+def test_mountain_car_ends_unsolved_and_the_summary_says_the_entropy_collapsed(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_episodic", "--env-id", "MountainCar-v0", "--total-steps", "60000", "--quiet",
+        "--logdir", "runs", monkeypatch=monkeypatch, capsys=capsys,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    assert code == 0, err
+    lines = out.splitlines()
     assert lines[0].startswith("MountainCar-v0 not solved")
     assert (
         lines[2].startswith("the policy's entropy collapsed to ") and "--entropy-coef" in lines[2]

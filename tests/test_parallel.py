@@ -144,3 +144,18 @@ def test_a_run_sets_its_threads_and_puts_torchs_back_afterwards():
 
     pg.train_supervised(Watching(), *pg.article_data(), steps=2, threads=3, logdir=None)
     assert set(seen[:2]) == {3} and torch.get_num_threads() == before
+
+
+def test_more_torchrun_processes_than_gpus_share_the_cpu_or_are_refused_with_cuda(monkeypatch):
+    from pg.run.parallel import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert resolve_device("auto") == torch.device("cpu")  # every rank alike: gloo on the CPU
+    with pytest.raises(pg.UsageError, match="a GPU for each of the 2 processes .* which has 1"):
+        resolve_device("cuda")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert resolve_device("auto") == torch.device("cuda", 0)

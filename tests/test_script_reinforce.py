@@ -159,6 +159,9 @@ BAD_INPUT = [
     ),
     (["--logdir", "blocker/logs"], "cannot create run folder under blocker/logs/reinforce"),
     (["--run-name", "taken"], "already exists"),
+    # bytes that are not UTF-8 (here 0xff) reach Python as a lone surrogate
+    (["--run-name", "caf\udcff"], "--run-name must be UTF-8 text, got caf\\udcff"),
+    (["--logdir", "runs\udcff"], "--logdir must be UTF-8 text"),
 ]
 
 

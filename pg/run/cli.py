@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from pg.run.config import UsageError
 from pg.run.stopping import NonFiniteError
@@ -102,25 +102,40 @@ def _scalar(kind) -> type:
     return kind
 
 
-def continue_run(args: C, saved: dict, may_change: set[str]) -> C:
+def continue_run(
+    args: C, saved: dict, may_change: set[str], argv: Sequence[str] | None = None
+) -> C:
     """`args` for resuming a run: its saved settings, except the fields in `may_change`.
 
-    Any other flag the user gave must agree with the saved run; changing, say, the learning rate
-    half-way would not continue the run but start a different one, so it is refused.
+    Any other flag the user typed (in `argv`, default `sys.argv[1:]`) must agree with the saved
+    run, even one typed at its default value; changing, say, the learning rate half-way would
+    not continue the run but start a different one, so it is refused.
     """
+    typed = _typed_fields(args, sys.argv[1:] if argv is None else argv)
     merged = {}
     for field in dataclasses.fields(args):
         given, saved_value = getattr(args, field.name), saved.get(field.name, field.default)
         if field.name in may_change:
             merged[field.name] = given
             continue
-        if given != field.default and given != saved_value:
+        if (field.name in typed or given != field.default) and given != saved_value:
             raise UsageError(
                 f"{field.name} is {given!r} here but {saved_value!r} in the run being resumed; "
                 f"resume continues a run with its own settings"
             )
         merged[field.name] = saved_value
     return dataclasses.replace(args, **merged)
+
+
+def _typed_fields(args: Any, argv: Sequence[str]) -> set[str]:
+    """The fields whose flag appears in `argv` (`--lr 10`, `--lr=10`, `--no-figure`)."""
+    words = {arg.split("=", 1)[0] for arg in argv if arg.startswith("--")}
+    typed = set()
+    for field in dataclasses.fields(args):
+        flag = field.name.replace("_", "-")
+        if f"--{flag}" in words or f"--no-{flag}" in words:
+            typed.add(field.name)
+    return typed
 
 
 def require_own_module(env_id: str, given: str | None) -> None:
@@ -154,6 +169,7 @@ def fail(message: object) -> NoReturn:
 
 def run(main: Callable[[], int | None]) -> int:
     """Call a script's `main` and turn the ways it can end into exit codes."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see `quiet_ctrl_c`
     try:
         return main() or 0
     except UsageError as e:

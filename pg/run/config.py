@@ -100,6 +100,7 @@ def check_run_name(value: Any) -> None:
         ok and "/" not in value and "\\" not in value,
         f"run_name must be a plain folder name, got {value!r}",
     )
+    _require_text("run_name", value)
 
 
 def check_logdir(value: Any) -> None:
@@ -108,6 +109,19 @@ def check_logdir(value: Any) -> None:
         value is None or (isinstance(value, str) and value != ""),
         f"logdir must be a folder path or None, got {value!r}",
     )
+    if value is not None:
+        _require_text("logdir", value)
+
+
+def _require_text(name: str, value: str) -> None:
+    """A name that goes into files and TensorBoard must be text: bytes that are not UTF-8 reach
+    Python as lone surrogates, which no JSON file or event can hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"{name} must be UTF-8 text, got {value.encode('utf-8', 'backslashreplace').decode()}"
+        ) from None
 
 
 def check_run_settings(config: Any) -> None:

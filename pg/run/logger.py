@@ -55,6 +55,12 @@ __all__ = [
 # Histograms cost far more than scalars; write them on every 10th logging point only.
 HISTOGRAM_EVERY = 10
 LOCK_FILE = ".lock"  # held by the process writing into a run folder
+# settings that say where and how a run is recorded or run, not what it trains: left out of the
+# HParams tab (they stay in config.json and the Text tab)
+NOT_HYPERPARAMETERS = frozenset(
+    {"logdir", "run_name", "log_every", "save_every", "threads", "figure", "device", "quiet",
+     "resume", "walkthrough"}
+)  # fmt: skip
 
 
 def make_run_dir(logdir: str | Path, kind: str, run_name: str | None, seed: int) -> Path:
@@ -223,21 +229,45 @@ class RunLogger:
             self._summary(value=[self._summary.Value(tag=tag, image=image)]), step
         )
 
-    def settings(self, settings: Mapping[str, Any], metrics: list[str], **extra: Any) -> None:
-        """Record the resolved settings: `config.json` in the run folder, hparams, a text table."""
+    def charts(self, layout: Mapping[str, Mapping[str, list[str]]]) -> None:
+        """Charts that draw several tags together (TensorBoard's Custom Scalars tab): `layout`
+        maps a category to {chart title: [tag, ...]}, each chart one plot of all its tags."""
+        if self._writer is None:
+            return
+        from torch.utils.tensorboard.summary import custom_scalars
+
+        self._writer.add_summary(
+            custom_scalars(
+                {
+                    category: {title: ["Multiline", tags] for title, tags in charts.items()}
+                    for category, charts in layout.items()
+                }
+            ),
+            0,
+        )
+
+    def settings(self, settings: Mapping[str, Any], **extra: Any) -> None:
+        """Record the resolved settings: `config.json` in the run folder, a text table of all of
+        them, and the hyperparameters (the settings that change what is trained, not where or how
+        it is recorded: `NOT_HYPERPARAMETERS`) for TensorBoard's HParams tab."""
         if self._writer is None:
             return
         from torch.utils.tensorboard.summary import hparams, text
 
         record = {**settings, **extra}
         (self.run_dir / "config.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-        # In this run's own event file (SummaryWriter.add_hparams would start a separate run),
-        # with the metrics pointing at scalar tags this run logs anyway.
-        plain = {
-            k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in settings.items()
+        # The run's session, in its own event file (SummaryWriter.add_hparams would start a
+        # separate run), without an experiment summary: with one per run, TensorBoard shows the
+        # columns of whichever run it reads first for all runs; without, it lists every run's
+        # hyperparameters and every scalar tag as metrics, the same view for every trainer.
+        chosen = {
+            k: v if isinstance(v, (bool, int, float, str)) else str(v)
+            for k, v in settings.items()
+            if k not in NOT_HYPERPARAMETERS
         }
-        for summary in hparams(plain, {tag: 0.0 for tag in metrics}):
-            self._writer.add_summary(summary, 0)
+        _, session_start, session_end = hparams(chosen, {})
+        self._writer.add_summary(session_start, 0)
+        self._writer.add_summary(session_end, 0)
         table = "\n".join(f"| {k} | {v} |" for k, v in record.items())
         self._writer.add_summary(text("settings", "| setting | value |\n|---|---|\n" + table), 0)
 

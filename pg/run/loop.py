@@ -53,7 +53,7 @@ class Run:
     `kind` names the trainer (and the folder under `logdir`); `config` is its settings dataclass
     (`seed`, `logdir`, `run_name`, `log_every`, `save_every` are read); `total` is the budget in
     the run's unit. `state` returns what the trainer itself must save to resume exactly (a
-    baseline, environments' random states); `record` and `metrics` go to the run's settings;
+    baseline, environments' random states); `record` goes to the run's settings;
     `rows` is how many rows a forward pass takes, from which the CPU threads are chosen.
     """
 
@@ -70,7 +70,6 @@ class Run:
         verbose: bool = False,
         unit: str = "step",
         state: Callable[[], dict[str, Any]] | None = None,
-        metrics: list[str] = (),
         record: dict[str, Any] | None = None,
         rows: int = 1,
     ):
@@ -101,7 +100,7 @@ class Run:
         self.seconds = 0.0
         self.finished = False  # a `final` update was made (a trainer may set it before the loop)
         self._stop, self._state, self._generator = stop, state, None
-        self._metrics, self._record = list(metrics), dict(record or {})
+        self._record = dict(record or {})
         self._guard = FiniteGuard(
             [n for n, p in policy.named_parameters() if p.requires_grad], self.device
         )
@@ -139,7 +138,6 @@ class Run:
         if self.resumed is None:
             self.log.settings(
                 dataclasses.asdict(self.config),
-                metrics=self._metrics,
                 trainer=self.kind,
                 initial_policy=repr(self.policy),
                 torch=torch.__version__,

@@ -59,12 +59,22 @@ class World:
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' is CUDA when there is a GPU, else the CPU; under torchrun a GPU per rank."""
+    """'auto' is CUDA when there is a GPU, else the CPU; under torchrun a GPU per process, or
+    the CPU for every process when this machine has fewer GPUs than torchrun started on it (the
+    same answer on every rank, so that all of them pick the same backend)."""
     if name not in DEVICES:
         raise UsageError(f"device must be one of {', '.join(DEVICES)}, got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
         raise UsageError("device cuda was asked for, but CUDA is not available on this machine")
     if name == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    here, gpus = int(os.environ.get("LOCAL_WORLD_SIZE", "1")), torch.cuda.device_count()
+    if here > gpus:
+        if name == "cuda":
+            raise UsageError(
+                f"device cuda needs a GPU for each of the {here} processes torchrun started on "
+                f"this machine, which has {gpus}; start at most {gpus} or use --device cpu"
+            )
         return torch.device("cpu")
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
 
