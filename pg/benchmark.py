@@ -171,13 +171,15 @@ def _lean_article_loop(n: int, generator: torch.Generator) -> float:
 def throughput(quick: bool) -> Table:
     table = Table(
         "REINFORCE throughput on the hunger task",
-        ["how", "device", "batch", "episodes / s", "vs the one-sample loop"],
+        ["how", "device", "batch", "episodes / s", "vs the one-sample loop", "floor / step"],
     )
     gen = torch.Generator().manual_seed(0)
     n = 3000 if quick else 20000
     _lean_article_loop(200, gen)
     lean = n / min(_times(lambda: _lean_article_loop(n, gen), BEST_OF))
-    table.rows.append(["article's loop: 1 sample, 1 update (plain PyTorch)", "cpu", 1, lean, 1.0])
+    table.rows.append(
+        ["article's loop: 1 sample, 1 update (plain PyTorch)", "cpu", 1, lean, 1.0, ""]
+    )
 
     def episodes_per_second(batch: int, device: str) -> float:
         """From the trainer's own loop time (`seconds`), best of BEST_OF, ~0.5 s each."""
@@ -194,22 +196,47 @@ def throughput(quick: bool) -> Table:
         return batch * steps / min(r.seconds for r in runs)
 
     per_sample = episodes_per_second(1, "cpu")
-    table.rows.append(["train_reinforce, batch 1", "cpu", 1, per_sample, per_sample / lean])
+    table.rows.append(["train_reinforce, batch 1", "cpu", 1, per_sample, per_sample / lean, ""])
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     batches = [1024, 8192, 65536, 262144] if quick else [1024, 8192, 65536, 262144, 1048576]
     for device in devices:
         for batch in batches + ([4194304] if device == "cuda" and not quick else []):
             rate = episodes_per_second(batch, device)
-            table.rows.append(["train_reinforce, batched", device, batch, rate, rate / lean])
+            floor = f"{_floor_seconds(batch, device) * rate / batch:.0%}"
+            table.rows.append(["train_reinforce, batched", device, batch, rate, rate / lean, floor])
     table.notes.append(
         f"Best of {BEST_OF} runs for every row, the loop as much as the trainer: on a "
         "shared machine noise only adds time."
+    )
+    table.notes.append(
+        "floor / step: the physical floor of a step as a share of the trainer's step: drawing "
+        "the step's two random numbers per round (hunger, then the action) from the seeded "
+        "generator and one read-and-write pass over a float32 array of the batch, best of "
+        f"{BEST_OF}. 100% would be a step that costs nothing else."
     )
     table.notes.append(
         "peak resident memory of a whole process training at batch 1,048,576 on the CPU: "
         f"{_peak_rss_mib(1_048_576):.0f} MiB"
     )
     return table
+
+
+def _floor_seconds(batch: int, device: str) -> float:
+    """The least a REINFORCE step on `batch` rounds can cost here: its random numbers (two per
+    round, from one seeded generator, as the step draws them) and one pass over its memory."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    hunger, u = (torch.empty(batch, device=device) for _ in range(2))
+
+    def floor() -> None:
+        hunger.uniform_(generator=generator)
+        u.uniform_(generator=generator)
+        hunger.mul_(u)  # one read-and-write pass
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    repeats = max(3, min(200, 20_000_000 // batch))
+    floor()
+    return min(_times(lambda: [floor() for _ in range(repeats)], BEST_OF)) / repeats
 
 
 def _peak_rss_mib(batch: int) -> float:

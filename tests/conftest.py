@@ -119,13 +119,3 @@ def only_run_dir(logdir: Path, kind: str) -> Path:
 @pytest.fixture
 def logdir(tmp_path: Path) -> Path:
     return tmp_path / "logs"
-
-
-@pytest.fixture(scope="session")
-def default_cartpole_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
-    """`python scripts/train_cartpole.py` with its defaults, run once for every test that needs
-    it: (the finished process, its run folder)."""
-    cwd = tmp_path_factory.mktemp("cartpole")
-    done = run_script("train_cartpole", cwd=cwd)
-    assert done.returncode == 0, done.stderr
-    return done, only_run_dir(cwd / "logs", "episodic")

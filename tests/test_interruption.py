@@ -237,12 +237,19 @@ def test_killed_at_random_moments_and_resumed_the_events_hold_one_point_per_step
     while len(reached) < 20:  # SIGKILL: no handler runs, nothing is flushed, a write may be torn
         if killed.exists() and not (killed / checkpoint.FILENAME).exists():
             shutil.rmtree(killed)  # killed before its first checkpoint: nothing to resume
+        saved = killed / checkpoint.FILENAME
+        before = saved.stat().st_mtime_ns if saved.exists() else None
         pid = _train_in_a_child(killed, steps=10**6)  # far more than it gets time for
+        if len(reached) % 2:  # every other kill lands after a new checkpoint: progress, even
+            deadline = time.monotonic() + 60  # on a machine busy with other work
+            while time.monotonic() < deadline and (
+                not saved.exists() or saved.stat().st_mtime_ns == before
+            ):
+                time.sleep(0.005)
         time.sleep(rng.uniform(0.0, 0.3))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status), f"ended with {status >> 8} before it was killed"
-        saved = killed / checkpoint.FILENAME
         reached.append(checkpoint.load(saved).step if saved.exists() else 0)
     assert len(set(reached)) >= 5, reached  # killed at many points of the run, not all at once
     steps = reached[-1] + 100  # the last resume runs to an end (steps is the run's total)

@@ -79,3 +79,59 @@ def test_a_short_run_s_bias_curve_is_served_by_a_real_tensorboard(tmp_path):
     assert [step for _, step, _ in points] == [0, 5, 10, 15, 20, 25, 29]
     assert [value for _, _, value in points] == pytest.approx(result.history["policy/bias"])
     assert abs(points[-1][2] + 10) < 0.1
+
+
+def post_json(url: str, body: dict, timeout: float = 30.0):
+    """POST a JSON request as TensorBoard's own front end does, retrying while it loads."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-XSRF-Protected": "1"},
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return json.load(response)
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
+def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_path):
+    logdir = tmp_path / "logs"
+    pg.train_supervised(
+        pg.HungerPolicy(), *pg.article_data(), steps=3, lr=0.2, run_name="s", logdir=str(logdir),
+        figure=False,
+    )  # fmt: skip
+    pg.train_reinforce(
+        pg.HungerPolicy(), steps=3, batch_size=64, lr=7.0, run_name="r", logdir=str(logdir),
+        figure=False,
+    )  # fmt: skip
+    server, base = start_tensorboard(logdir)
+    try:
+        experiment = post_json(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+        statuses = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
+        groups = post_json(
+            f"{base}/data/plugin/hparams/session_groups",
+            {"experimentName": "", "allowedStatuses": statuses, "colParams": [],
+             "startIndex": 0, "sliceSize": 100},
+        )  # fmt: skip
+        layout = get_json(f"{base}/data/plugin/custom_scalars/layout")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    # one view for both: every run's hyperparameters as columns, and nothing that is not one
+    columns = {h["name"] for h in experiment["hparamInfos"]}
+    assert {"lr", "optimizer", "steps", "seed", "batch_size", "baseline"} <= columns
+    assert not columns & {"logdir", "run_name", "log_every", "save_every", "threads", "figure"}
+    metrics = {m["name"]["tag"] for m in experiment["metricInfos"]}
+    assert {"loss/mse", "loss/reinforce", "reward/expected", "policy/bias"} <= metrics
+    rows = {g["name"]: g["hparams"] for g in groups["sessionGroups"]}
+    assert rows["supervised/s"]["lr"] == 0.2 and rows["supervised/s"]["optimizer"] == "rprop"
+    assert rows["reinforce/r"]["lr"] == 7.0 and rows["reinforce/r"]["batch_size"] == 64
+    # J drawn with the best it can reach, in one chart
+    (category,) = layout["category"]
+    (chart,) = category["chart"]
+    assert {"reward/expected", "reward/optimal"} <= set(chart["multiline"]["tag"])
