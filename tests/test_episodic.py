@@ -87,7 +87,7 @@ def test_importing_pg_and_running_the_hunger_scripts_does_not_need_gymnasium(tmp
     code = (
         "import sys, runpy; sys.modules['gymnasium'] = None\n"  # any `import gymnasium` now fails
         "import pg\n"
-        "sys.argv = ['train_reinforce.py', '--steps', '3', '--quiet', '--logdir', "
+        "sys.argv = ['train_reinforce.py', '--steps', '3', '--quiet', '--no-figure', '--logdir', "
         f"{str(tmp_path)!r}]\n"
         f"runpy.run_path({str(ROOT / 'scripts' / 'train_reinforce.py')!r}, run_name='__main__')\n"
     )

@@ -20,8 +20,8 @@ from pg.run import checkpoint
 from conftest import ROOT, raw_scalars, read_scalars, run_main
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.slow  # SIGTERM to a real process; Ctrl-C (the same handler) runs in-process below
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143)])
 def test_a_signal_mid_run_saves_a_checkpoint_flushes_events_and_says_how_to_resume(
     tmp_path, monkeypatch, capsys, sig, code
 ):
@@ -200,6 +200,31 @@ def test_a_signal_during_the_last_step_still_ends_with_the_summary(tmp_path, mon
     )
     assert code == 0 and err == "", err
     assert out.startswith("final bias") and "stopped" not in out
+
+
+def test_ctrl_c_mid_run_stops_after_the_step_with_a_checkpoint_and_exit_130(
+    tmp_path, monkeypatch, capsys
+):
+    forward = pg.HungerPolicy.logits
+    calls = []
+
+    def signalling(self, obs):
+        if obs.shape[0] == 4:  # a training step on the article's four points
+            calls.append(1)
+            if len(calls) == 7:  # during the seventh of 50 steps
+                os.kill(os.getpid(), signal.SIGINT)
+        return forward(self, obs)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pg.HungerPolicy, "logits", signalling)
+    code, out, err = run_main(
+        "train_supervised", "--steps", "50", "--run-name", "r", "--quiet", "--no-figure",
+        monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert code == 130 and "Traceback" not in err, err
+    assert out.startswith("stopped by SIGINT after 7 of 50; checkpoint logs/supervised/r/")
+    assert "resume with: python scripts/train_supervised.py --resume logs/supervised/r" in out
+    assert checkpoint.load(tmp_path / "logs" / "supervised" / "r").step == 7
 
 
 def _train_in_a_child(run_dir, steps: int) -> int:

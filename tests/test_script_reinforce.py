@@ -181,7 +181,7 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(
 
 
 @pytest.mark.slow  # a whole interpreter each; the same refusals run in-process above
-@pytest.mark.parametrize("args, words", [BAD_INPUT[2], BAD_INPUT[9]])
+@pytest.mark.parametrize("args, words", [BAD_INPUT[2]])  # argparse
 def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, words):
     bad_input_setup(tmp_path)
     done = run_script("train_reinforce", *args, cwd=tmp_path)
