@@ -57,9 +57,9 @@ def test_the_article_s_procedure_one_sample_and_lr_1_hovers_around_minus_10():
     # but its average settles at the optimum, "hovering around -10" as the article says
     policy = pg.HungerPolicy()
     result = pg.train_reinforce(
-        policy, batch_size=1, lr=1.0, steps=3000, log_every=1, seed=0, logdir=None
+        policy, batch_size=1, lr=1.0, steps=3000, log_every=10, seed=0, logdir=None
     )
-    late = result.history["policy/bias"][1500:]
+    late = result.history["policy/bias"][150:]  # every 10th step of the second half
     assert abs(sum(late) / len(late) + 10) < 0.5
     assert max(late) < -6 and min(late) > -14
 
