@@ -204,6 +204,9 @@ class HungerPolicy(Policy):
         dtype: torch.dtype | None = None,
     ):
         super().__init__()
+        cuda = device is not None and torch.device(device).type == "cuda"
+        if cuda and not torch.cuda.is_available():
+            raise ValueError("device cuda was asked for, but CUDA is not available here")
         like = {"device": device, "dtype": dtype}  # as nn.Linear: built directly in that dtype
         self.weight = nn.Parameter(torch.tensor(float(weight), **like), requires_grad=train_weight)
         self.bias = nn.Parameter(torch.tensor(float(bias), **like))

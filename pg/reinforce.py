@@ -43,6 +43,7 @@ from pg.run.config import (
     check_int,
     check_positive,
     check_run_settings,
+    require,
     resolve,
     setting,
 )
@@ -185,6 +186,11 @@ def train_reinforce(
     """
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
+    require(
+        getattr(policy, "num_actions", None) == 2,
+        "the hunger bandit has two actions (Place A, Place B): the policy must give 2, got "
+        f"{getattr(policy, 'num_actions', None)}",
+    )
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     baseline = MeanBaseline() if cfg.baseline == "mean" else None
     scalar_params = scalar_parameters(policy)

@@ -196,8 +196,16 @@ def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor,
     require(
         bool(((target >= 0) & (target <= 1)).all()), "target values must be probabilities in [0, 1]"
     )
-    like = next(policy.parameters())
-    return hunger.to(like), target.to(like)
+    params = list(policy.parameters())
+    require(bool(params), "the policy has no parameters: there is nothing to train")
+    like = params[0]
+    require(
+        like.dtype in (torch.float32, torch.float64),
+        f"supervised training needs a float32 or float64 policy, got {like.dtype}: in lower "
+        "precision the MSE near its minimum rounds to less than its true value",
+    )
+    # detached: the caller's tensors never receive gradients, even if they require them
+    return hunger.detach().to(like), target.detach().to(like)
 
 
 def _probe_indices(hunger: Tensor) -> dict[str, int]:

@@ -229,3 +229,28 @@ def test_no_figure_leaves_out_the_figure_and_nothing_else(logdir, trainer):
     assert not any(p.suffix == ".png" for p in skipped.run_dir.iterdir())
     assert read_events(skipped.run_dir).Tags()["images"] == []
     assert read_scalars(skipped.run_dir) == read_scalars(drawn.run_dir)
+
+
+def test_misuse_of_the_library_gets_a_clear_error_not_a_crash_deep_inside():
+    class Empty(pg.Policy):
+        def logits(self, obs):
+            return obs.reshape(-1)
+
+    class ThreeWays(pg.MLPPolicy):
+        def __init__(self):
+            super().__init__(obs_dim=1, hidden=(4,), num_actions=3)
+
+    hunger, target = pg.article_data()
+    with pytest.raises(pg.UsageError, match="the policy has no parameters"):
+        pg.train_supervised(Empty(), hunger, target)
+    with pytest.raises(pg.UsageError, match="the policy must give 2, got 3"):
+        pg.train_reinforce(ThreeWays(), steps=2)
+    with pytest.raises(pg.UsageError, match="float32 or float64 policy, got torch.bfloat16"):
+        pg.train_supervised(pg.HungerPolicy(dtype=torch.bfloat16), hunger, target)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            pg.HungerPolicy(device="cuda")
+    # the caller's tensors are data: they are read, never given gradients
+    watched = hunger.clone().requires_grad_(), target.clone().requires_grad_()
+    pg.train_supervised(pg.HungerPolicy(train_weight=True), *watched, steps=3)
+    assert watched[0].grad is None and watched[1].grad is None
