@@ -1,6 +1,6 @@
 """Train an MLP policy on CartPole-v1 with episodic REINFORCE: `train_episodic.py`, default task.
 
-    python scripts/train_cartpole.py                  # defaults: solves in a few seconds
+    python scripts/train_cartpole.py                  # defaults: solves in seconds of training
     python scripts/train_cartpole.py --seed 2 --hidden 32,32
 
 Every flag of `scripts/train_episodic.py` works here; see its --help.

@@ -3,7 +3,7 @@
 Nobody says whether Place A or Place B was right. Sample a place from p(B), guess it was the right
 one, and weight that guess by the reward it earned: loss = -mean(reward * log p(action)).
 
-    python scripts/train_reinforce.py                          # defaults: ~3 s, mostly imports
+    python scripts/train_reinforce.py                          # defaults: seconds, mostly imports
     python scripts/train_reinforce.py --batch-size 1 --lr 1 --steps 3000   # the article's procedure
     python scripts/train_reinforce.py --walkthrough            # the article's two worked steps
     python scripts/train_reinforce.py --stochastic-portions    # noisy rewards, same optimum

@@ -50,12 +50,20 @@ def start_tensorboard(logdir: Path) -> tuple[subprocess.Popen, str]:
     pytest.fail("tensorboard did not start:\n" + "".join(seen))
 
 
-def get_json(url: str, timeout: float = 30.0):
-    """GET a JSON document, retrying while the server is still loading the run."""
+def get_json(url: str, body: dict | None = None, timeout: float = 30.0):
+    """A JSON document, retrying while the server is still loading the runs: GET, or with `body`
+    a JSON POST as TensorBoard's own front end sends it."""
+    request = urllib.request.Request(url)
+    if body is not None:
+        request = urllib.request.Request(
+            url,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-XSRF-Protected": "1"},
+        )
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return json.load(response)
         except Exception:
             if time.monotonic() > deadline:
@@ -81,24 +89,6 @@ def test_a_short_run_s_bias_curve_is_served_by_a_real_tensorboard(tmp_path):
     assert abs(points[-1][2] + 10) < 0.1
 
 
-def post_json(url: str, body: dict, timeout: float = 30.0):
-    """POST a JSON request as TensorBoard's own front end does, retrying while it loads."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "X-XSRF-Protected": "1"},
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return json.load(response)
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.25)
-
-
 def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_path):
     logdir = tmp_path / "logs"
     pg.train_supervised(
@@ -111,9 +101,9 @@ def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_p
     )  # fmt: skip
     server, base = start_tensorboard(logdir)
     try:
-        experiment = post_json(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
+        experiment = get_json(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
         statuses = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
-        groups = post_json(
+        groups = get_json(
             f"{base}/data/plugin/hparams/session_groups",
             {"experimentName": "", "allowedStatuses": statuses, "colParams": [],
              "startIndex": 0, "sliceSize": 100},
