@@ -223,6 +223,9 @@ def _probe_indices(hunger: Tensor) -> dict[str, int]:
     return {f"p_b/hunger_{h:g}": firsts[h] for h in values}
 
 
+CURVE_ELEMENTS = 1 << 22  # (bias, example) pairs the figure's curve evaluates at once
+
+
 def _mse_curve_png(policy: Policy, hunger: Tensor, target: Tensor, path: list[float]) -> bytes:
     """The article's graph for this policy: MSE and dMSE/db over a range of biases.
 
@@ -238,8 +241,12 @@ def _mse_curve_png(policy: Policy, hunger: Tensor, target: Tensor, path: list[fl
     def mse_at(bias: Tensor) -> Tensor:
         return F.mse_loss(functional_call(policy, {"bias": bias}, (hunger,)), target)
 
+    # the 401 biases in chunks: memory stays about CURVE_ELEMENTS values whatever the data's size
+    # (all at once, a 16.7M-row file would ask 27 GB)
+    chunk = max(1, CURVE_ELEMENTS // len(hunger))
     with torch.no_grad():
-        slope, loss = vmap(grad_and_value(mse_at))(biases)
+        parts = [vmap(grad_and_value(mse_at))(some) for some in biases.split(chunk)]
+    slope, loss = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
     return figures.loss_curve_png(
         biases.tolist(),
         loss.tolist(),

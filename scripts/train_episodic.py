@@ -21,9 +21,10 @@ from __future__ import annotations
 import signal
 import sys
 
-# Ctrl-C while torch is still importing ends the script quietly with 130, not a traceback
-# (`cli.run` puts Python's own Ctrl-C handling back before the script's work begins)
-signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+# Ctrl-C waits while torch and the rest import (an import cut short can leave a module half made,
+# to fail later); `cli.run` lets it through before the script's work begins: exit 130, one line
+if hasattr(signal, "pthread_sigmask"):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,9 @@ from pg.policy import ACTIVATIONS, GaussianMLPPolicy, MLPPolicy, Policy
 from pg.run import checkpoint, cli, parallel
 from pg.run.config import require, setting
 from pg.run.stopping import GracefulStop
+
+MAX_WIDTH = 1 << 20
+MAX_WEIGHTS = 1 << 30
 
 
 @dataclass
@@ -65,6 +69,14 @@ class Args(EpisodicConfig):
         require(
             sizes and all(h >= 1 for h in sizes),
             f"hidden must be comma-separated positive integers, got {self.hidden!r}",
+        )
+        # bounded by memory, before anything is built: 99999999999999999999 would otherwise end
+        # in 29 lines of C++ frames from the allocator
+        weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+        require(
+            max(sizes) <= MAX_WIDTH and weights <= MAX_WEIGHTS,
+            f"hidden layers must be at most {MAX_WIDTH:,} wide with at most {MAX_WEIGHTS:,} "
+            f"weights between them (4 GiB in float32), got {self.hidden!r}",
         )
         return sizes
 

@@ -13,11 +13,11 @@ error has a derivative with respect to the bias, and the bias follows it downhil
 from __future__ import annotations
 
 import signal
-import sys
 
-# Ctrl-C while torch is still importing ends the script quietly with 130, not a traceback
-# (`cli.run` puts Python's own Ctrl-C handling back before the script's work begins)
-signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+# Ctrl-C waits while torch and the rest import (an import cut short can leave a module half made,
+# to fail later); `cli.run` lets it through before the script's work begins: exit 130, one line
+if hasattr(signal, "pthread_sigmask"):
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 from dataclasses import dataclass
 

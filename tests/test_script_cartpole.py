@@ -79,6 +79,8 @@ def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys
             "cannot make environment 'nosuchmodule:X-v0': No module",
         ),
         (["--hidden", "64,x"], "--hidden must be comma-separated positive integers, got '64,x'"),
+        (["--hidden", "99999999999999999999"], "--hidden layers must be at most 1,048,576 wide"),
+        (["--hidden", "40000,40000"], "with at most 1,073,741,824 weights between them"),
         (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
         (["--episodes-per-update", "0"], "--episodes-per-update must be an integer >= 1, got 0"),
         (["--activation", "swish"], "argument --activation: invalid choice: 'swish'"),

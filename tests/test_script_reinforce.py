@@ -17,7 +17,9 @@ def test_the_script_with_defaults_reaches_the_optimum_and_prints_the_summary(tmp
     final = next(line for line in lines if line.startswith("final bias"))
     assert abs(float(final.split()[2]) + 10) < 0.25 and "(optimal bias -10.000000)" in final
     rewards = next(line for line in lines if line.startswith("average reward")).split()
-    assert abs(float(rewards[2]) / 0.861380 - 1) < 0.01 and rewards[-2] == "0.861380"
+    assert abs(float(rewards[2]) / 0.861380 - 1) < 0.01 and rewards[-5] == "0.861380"
+    assert rewards[-4:-2] == ["(J", "is"] and rewards[-1] == "below)"  # exact J's gap, not a share
+    assert float(rewards[-2]) == pytest.approx(0.861380 - float(rewards[11]), abs=2e-6)
     assert "hunger   p(B)" in done.stdout
     run_dir = only_run_dir(tmp_path / "logs", "reinforce")
     assert f"run folder: {run_dir.relative_to(tmp_path)}" in done.stdout

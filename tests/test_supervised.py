@@ -254,3 +254,30 @@ def test_misuse_of_the_library_gets_a_clear_error_not_a_crash_deep_inside():
     watched = hunger.clone().requires_grad_(), target.clone().requires_grad_()
     pg.train_supervised(pg.HungerPolicy(train_weight=True), *watched, steps=3)
     assert watched[0].grad is None and watched[1].grad is None
+
+
+def test_the_figure_s_curve_is_the_same_computed_a_few_biases_at_a_time(logdir, monkeypatch):
+    # the curve is evaluated in chunks so that its memory does not grow with the data (a 16.7M-row
+    # file once asked 27 GB); the chunking changes no value beyond float32 rounding
+    drawn = []
+    monkeypatch.setattr(pg.figures, "loss_curve_png", lambda *a, **k: drawn.append(a) or b"png")
+    for elements in (1 << 22, 8):  # all 401 biases at once; then 2 biases of 4 examples a time
+        monkeypatch.setattr(pg.supervised, "CURVE_ELEMENTS", elements)
+        pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=3, logdir=str(logdir))
+    whole, chunked = drawn  # (biases, MSE, slope, path) each
+    assert len(whole[0]) == 401 and whole[0] == chunked[0] and whole[3] == chunked[3]
+    for curve in (1, 2):  # the MSE and its slope
+        assert chunked[curve] == pytest.approx(whole[curve], rel=1e-6, abs=1e-12)
+
+
+def test_a_long_run_s_returned_history_stays_bounded_and_evenly_spaced(monkeypatch):
+    from pg.run import logger
+
+    full = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=40, log_every=1)
+    monkeypatch.setattr(logger, "HISTORY_POINTS", 8)
+    kept = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=40, log_every=1)
+    # 40 points into 8: halved at 9 (stride 2), 17 (stride 4) and 33 (stride 8) points seen
+    assert kept.history["step"] == [0, 8, 16, 24, 32]
+    where = [full.history["step"].index(s) for s in kept.history["step"]]
+    for tag, values in kept.history.items():
+        assert values == [full.history[tag][i] for i in where], tag

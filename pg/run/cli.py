@@ -169,8 +169,9 @@ def fail(message: object) -> NoReturn:
 
 def run(main: Callable[[], int | None]) -> int:
     """Call a script's `main` and turn the ways it can end into exit codes."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # see `quiet_ctrl_c`
     try:
+        if hasattr(signal, "pthread_sigmask"):  # a Ctrl-C held back during the imports lands here
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         return main() or 0
     except UsageError as e:
         fail(e)

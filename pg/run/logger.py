@@ -40,8 +40,8 @@ from pg.run.config import UsageError
 
 __all__ = [
     "EventWriter",
+    "History",
     "RunLogger",
-    "append",
     "make_run_dir",
     "masked_crc32c",
     "lock_run_dir",
@@ -54,6 +54,7 @@ __all__ = [
 
 # Histograms cost far more than scalars; write them on every 10th logging point only.
 HISTOGRAM_EVERY = 10
+HISTORY_POINTS = 100_000  # logging points a returned history holds at most (about 1 MB a tag)
 LOCK_FILE = ".lock"  # held by the process writing into a run folder
 # settings that say where and how a run is recorded or run, not what it trains: left out of the
 # HParams tab (they stay in config.json and the Text tab)
@@ -292,11 +293,29 @@ def policy_scalars(policy: nn.Module) -> dict[str, Tensor]:
     return values
 
 
-def append(history: dict[str, list[float]], step: int, values: Mapping[str, float]) -> None:
-    """Add one logging point to a trainer's returned history: its step and every value."""
-    history.setdefault("step", []).append(step)
-    for tag, value in values.items():
-        history.setdefault(tag, []).append(value)
+class History(dict):
+    """A trainer's returned history: `step` and each tag's values at its logging points, as
+    lists, in memory bounded however long the run: once `limit` points are held, every other one
+    is dropped and from then on every other logging point is kept (the full record is in the
+    TensorBoard events). Below the limit it holds every point."""
+
+    def __init__(self, limit: int | None = None):
+        super().__init__()
+        self._limit = HISTORY_POINTS if limit is None else limit
+        self._stride, self._seen = 1, 0
+
+    def add(self, step: int, values: Mapping[str, float]) -> None:
+        """One logging point: its step and every value (kept when it falls on the stride)."""
+        self._seen += 1
+        if (self._seen - 1) % self._stride:
+            return
+        self.setdefault("step", []).append(step)
+        for tag, value in values.items():
+            self.setdefault(tag, []).append(value)
+        if len(self["step"]) > self._limit:
+            for points in self.values():
+                del points[1::2]
+            self._stride *= 2
 
 
 # --- the event file -----------------------------------------------------------------------------

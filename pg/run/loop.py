@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from pg.run import checkpoint, parallel
 from pg.run.checkpoint import Checkpoint
 from pg.run.config import require
-from pg.run.logger import RunLogger, append, lock_run_dir, open_run_dir, rewind_events
+from pg.run.logger import History, RunLogger, lock_run_dir, open_run_dir, rewind_events
 from pg.run.progress import Progress
 from pg.run.stopping import FiniteGuard, GracefulStop
 
@@ -96,7 +96,7 @@ class Run:
         self._lock = lock_run_dir(self.run_dir) if self.run_dir is not None else None
         if self.run_dir is not None and self.resumed is not None:
             rewind_events(self.run_dir, self.resumed.get("events"))
-        self.history: dict[str, list[float]] = {}
+        self.history = History()
         self.seconds = 0.0
         self.finished = False  # a `final` update was made (a trainer may set it before the loop)
         self._stop, self._state, self._generator = stop, state, None
@@ -187,7 +187,7 @@ class Run:
         with self._saver.naming_last_good():
             self._guard.check(sync_point=logging or self._saver.due(self.updates + 1))
         if logging:
-            append(self.history, self.done, self.log.scalars(self.done, log()))
+            self.history.add(self.done, self.log.scalars(self.done, log()))
             self.log.histograms(self.done, self.policy, point=self.updates // self.config.log_every)
         self.optimizer.step()
         self.done, self.updates, self.finished = self.done + units, self.updates + 1, final
