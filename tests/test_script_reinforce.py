@@ -111,7 +111,7 @@ def test_environment_flags_reach_the_environment(tmp_path, monkeypatch, capsys):
     saved = json.loads((only_run_dir(tmp_path, "reinforce") / "config.json").read_text())
     assert "stochastic_portions=True" in saved["env"] and "reward_good=2.0" in saved["env"]
     optimum = float(
-        next(line for line in out.splitlines() if line.startswith("average")).split()[-2]
+        next(line for line in out.splitlines() if line.startswith("average")).split()[-5]
     )
     assert optimum == pytest.approx(
         -2 + 4 * (1 + 0.559897) / 2, abs=2e-6
