@@ -317,6 +317,9 @@ def test_ctrl_c_while_the_script_is_still_importing_exits_130_without_a_tracebac
     run = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / f"{script}.py")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from a terminal: a test run started in the background (`pytest &`) ignores SIGINT,
+        # and a child would inherit that and, like Python itself, respect it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     time.sleep(0.5)  # the script has begun; importing torch takes longer than this
     run.send_signal(signal.SIGINT)
