@@ -1,12 +1,16 @@
-"""Measure pg: REINFORCE throughput, time to solution, logging, variance, CartPole, threads.
+"""Measure pg: throughput, time to solution, logging, variance, CartPole, threads.
 
-    python scripts/benchmark.py                           # every section, about 20 minutes
-    python scripts/benchmark.py --quick                   # smaller runs, a few minutes
+    # every section, about 20 minutes
+    python scripts/benchmark.py
+    # smaller runs, a few minutes
+    python scripts/benchmark.py --quick
     python scripts/benchmark.py --only throughput,logging
-    python scripts/benchmark.py --only cartpole --seeds 20   # the README's many-seed table
+    # the README's many-seed table
+    python scripts/benchmark.py --only cartpole --seeds 20
 
-Prints a Markdown table per section and writes them, with a description of the machine, to
-LOGDIR/benchmark/<time>.md and .json. What each section measures: `pg/benchmark.py`.
+Prints a Markdown table per section and writes them, with a description of the
+machine, to LOGDIR/benchmark/<time>.md and .json. What each section measures:
+`pg/benchmark.py`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """Act with a trained policy: load a run's policy and run episodes with it.
 
-    python scripts/evaluate.py logs/episodic/RUN                   # 20 sampled episodes
-    python scripts/evaluate.py logs/episodic/RUN --deterministic   # the most likely action instead
+    # 20 sampled episodes
+    python scripts/evaluate.py logs/episodic/RUN
+    # the most likely action instead
+    python scripts/evaluate.py logs/episodic/RUN --deterministic
     python scripts/evaluate.py logs/episodic/RUN --episodes 100 --seed 3
 
-Prints the mean return with its standard deviation, and the lowest and highest. The environment
-is the one the run trained on (--env-id to use another with the same spaces).
+Prints the mean return with its standard deviation, and the lowest and highest.
+The environment is the one the run trained on (--env-id to use another with the
+same spaces).
 """
 
 from __future__ import annotations

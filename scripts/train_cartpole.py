@@ -1,6 +1,7 @@
-"""Train an MLP policy on CartPole-v1 with episodic REINFORCE: `train_episodic.py`, default task.
+"""CartPole-v1 with episodic REINFORCE: `train_episodic.py` with its default task.
 
-    python scripts/train_cartpole.py                  # defaults: solves in seconds of training
+    # defaults: solves in seconds of training
+    python scripts/train_cartpole.py
     python scripts/train_cartpole.py --seed 2 --hidden 32,32
 
 Every flag of `scripts/train_episodic.py` works here; see its --help.

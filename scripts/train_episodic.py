@@ -1,18 +1,24 @@
-"""Train a policy on any Gymnasium task with episodic REINFORCE: the same loss, real control tasks.
+"""Episodic REINFORCE on any Gymnasium task: the same loss, real control tasks.
 
-The loss that moved one bias on the hunger bandit, now weighted by each action's discounted
-reward-to-go, balances a pole, swings up an acrobot, or steers a continuous pendulum. Episodes
-run side by side in vectorised Gymnasium environments; training stops once the mean return of
-the last 100 episodes reaches the environment's own reward threshold (or --target-return), or
-when the step budget runs out. Discrete actions get an MLP with a softmax (`pg.MLPPolicy`),
-continuous ones a Gaussian around an MLP (`pg.GaussianMLPPolicy`).
+The loss that moved one bias on the hunger bandit, now weighted by each
+action's discounted reward-to-go, balances a pole, swings up an acrobot, or
+steers a continuous pendulum. Episodes run side by side in vectorised Gymnasium
+environments; training stops once the mean return of the last 100 episodes
+reaches the environment's own reward threshold (or --target-return), or when
+the step budget runs out. Discrete actions get an MLP with a softmax
+(`pg.MLPPolicy`), continuous ones a Gaussian around an MLP
+(`pg.GaussianMLPPolicy`).
 
-    python scripts/train_episodic.py                       # CartPole-v1: solves in seconds
+    # CartPole-v1: solves in seconds
+    python scripts/train_episodic.py
     python scripts/train_episodic.py --env-id Acrobot-v1 --total-steps 300000
     python scripts/train_episodic.py --env-id Pendulum-v1 --target-return none
-    python scripts/train_episodic.py --env-id my_envs:Corridor-v0   # an env your module registers
-    python scripts/evaluate.py logs/episodic/RUN           # act with the trained policy
-    torchrun --standalone --nproc_per_node=2 scripts/train_episodic.py  # 2 x 16 episodes an update
+    # an env your module registers
+    python scripts/train_episodic.py --env-id my_envs:Corridor-v0
+    # act with the trained policy
+    python scripts/evaluate.py logs/episodic/RUN
+    # 2 x 16 episodes an update
+    torchrun --standalone --nproc_per_node=2 scripts/train_episodic.py
     tensorboard --logdir logs
 """
 

@@ -1,14 +1,21 @@
 """Train the hunger policy without labels: REINFORCE on the hunger bandit.
 
-Nobody says whether Place A or Place B was right. Sample a place from p(B), guess it was the right
-one, and weight that guess by the reward it earned: loss = -mean(reward * log p(action)).
+Nobody says whether Place A or Place B was right. Sample a place from p(B),
+guess it was the right one, and weight that guess by the reward it earned:
+loss = -mean(reward * log p(action)).
 
-    python scripts/train_reinforce.py                          # defaults: seconds, mostly imports
-    python scripts/train_reinforce.py --batch-size 1 --lr 1 --steps 3000   # the article's procedure
-    python scripts/train_reinforce.py --walkthrough            # the article's two worked steps
-    python scripts/train_reinforce.py --stochastic-portions    # noisy rewards, same optimum
-    python scripts/train_reinforce.py --resume logs/reinforce/RUN --steps 600   # 300 more steps
-    torchrun --standalone --nproc_per_node=2 scripts/train_reinforce.py   # 2 processes, one update
+    # defaults: seconds, mostly imports
+    python scripts/train_reinforce.py
+    # the article's procedure
+    python scripts/train_reinforce.py --batch-size 1 --lr 1 --steps 3000
+    # the article's two worked steps
+    python scripts/train_reinforce.py --walkthrough
+    # noisy rewards, same optimum
+    python scripts/train_reinforce.py --stochastic-portions
+    # 300 more steps
+    python scripts/train_reinforce.py --resume logs/reinforce/RUN --steps 600
+    # 2 processes, one update
+    torchrun --standalone --nproc_per_node=2 scripts/train_reinforce.py
     tensorboard --logdir logs
 """
 

@@ -1,12 +1,17 @@
 """Train the hunger policy on known labels: mean squared error and autograd.
 
-The article's starting point: when the ideal output p(B) is known for each hunger value, the
-error has a derivative with respect to the bias, and the bias follows it downhill.
+The article's starting point: when the ideal output p(B) is known for each
+hunger value, the error has a derivative with respect to the bias, and the bias
+follows it downhill.
 
-    python scripts/train_supervised.py                                  # seconds, mostly imports
-    python scripts/train_supervised.py --optimizer sgd --lr 1 --steps 20000   # stalls near -6.9
-    python scripts/train_supervised.py --data my_labels.csv             # columns hunger,p_b
-    python scripts/train_supervised.py --resume logs/supervised/RUN --steps 400   # 200 more steps
+    # seconds, mostly imports
+    python scripts/train_supervised.py
+    # stalls near -6.9
+    python scripts/train_supervised.py --optimizer sgd --lr 1 --steps 20000
+    # columns hunger,p_b
+    python scripts/train_supervised.py --data my_labels.csv
+    # 200 more steps
+    python scripts/train_supervised.py --resume logs/supervised/RUN --steps 400
     tensorboard --logdir logs
 """
 

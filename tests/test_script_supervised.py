@@ -149,3 +149,13 @@ def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, w
         words,
         tmp_path / "logs" / "supervised",
     )
+
+
+@pytest.mark.parametrize(
+    "script", ["train_supervised", "train_reinforce", "train_episodic", "evaluate", "benchmark"]
+)
+def test_help_fits_an_80_column_terminal(script, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")  # argparse wraps its own lines to the terminal's width
+    code, out, _ = run_main(script, "--help", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0
+    assert [line for line in out.splitlines() if len(line) > 80] == []
