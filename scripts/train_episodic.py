@@ -40,7 +40,7 @@ import torch
 from pg.episodes import EnvInfo, describe_env
 from pg.episodic import EpisodicConfig, EpisodicResult, train_episodic
 from pg.policy import ACTIVATIONS, GaussianMLPPolicy, MLPPolicy, Policy
-from pg.run import checkpoint, cli, parallel
+from pg.run import checkpoint, cli, parallel, progress
 from pg.run.config import require, setting
 from pg.run.stopping import GracefulStop
 
@@ -150,7 +150,7 @@ def summarise(args: Args, result: EpisodicResult) -> None:
             "before it found what pays; try --entropy-coef 0.01 or another --seed"
         )
     if result.run_dir is not None:
-        print(f"run folder: {result.run_dir}   (view: tensorboard --logdir {args.logdir})")
+        print(progress.where(result.run_dir, args.logdir))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg.run import checkpoint, cli, parallel
+from pg.run import checkpoint, cli, parallel, progress
 from pg.run.config import UsageError, check_finite, require, setting
 from pg.run.stopping import GracefulStop
 from pg.walkthrough import format_walkthrough, walkthrough
@@ -142,7 +142,7 @@ def summarise(
     for h, p in zip(hunger.tolist(), p_b.tolist()):
         print(f"{h:<8.3g} {p:.6f}")
     if result.run_dir is not None:
-        print(f"run folder: {result.run_dir}   (view: tensorboard --logdir {args.logdir})")
+        print(progress.where(result.run_dir, args.logdir))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg.run import checkpoint, cli, parallel
+from pg.run import checkpoint, cli, parallel, progress
 from pg.run.config import UsageError, check_finite, require, setting
 from pg.run.stopping import GracefulStop
 
@@ -99,7 +99,7 @@ def main() -> int:
     if len(target) > TABLE_ROWS:
         print(f"... and {len(target) - TABLE_ROWS} more rows")
     if result.run_dir is not None:
-        print(f"run folder: {result.run_dir}   (view: tensorboard --logdir {args.logdir})")
+        print(progress.where(result.run_dir, args.logdir))
     return 0
 
 

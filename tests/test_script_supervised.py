@@ -159,3 +159,15 @@ def test_help_fits_an_80_column_terminal(script, monkeypatch, capsys):
     code, out, _ = run_main(script, "--help", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0
     assert [line for line in out.splitlines() if len(line) > 80] == []
+
+
+def test_printed_paths_with_spaces_are_quoted_so_a_pasted_command_works(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_supervised", "--steps", "3", "--logdir", "my logs", "--run-name", "a b",
+        "--no-figure", monkeypatch=monkeypatch, capsys=capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "run folder: 'my logs/supervised/a b'   (view: tensorboard --logdir 'my logs')" in out

@@ -12,6 +12,7 @@ import argparse
 import dataclasses
 import os
 import re
+import shlex
 import signal
 import sys
 import types
@@ -157,7 +158,10 @@ def report_interruption(
         f"{saved}, events flushed"
     )
     if run_dir is not None:
-        print(f"resume with: python scripts/{script} --resume {run_dir} {total_flag} {total}")
+        print(
+            f"resume with: python scripts/{script} --resume {shlex.quote(str(run_dir))} "
+            f"{total_flag} {total}"
+        )
     return 128 + signum
 
 

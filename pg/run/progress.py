@@ -8,6 +8,7 @@ steps for the hunger trainers, environment steps for episodic training.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class Progress:
         self._every = max(1, -(-total // PLAIN_LINES))  # ceil: at most PLAIN_LINES plain lines
         self._next_line = 1  # the first unit done gets a line, then every `_every`
         if enabled and run_dir is not None:
-            print(f"run folder: {run_dir}   (view: tensorboard --logdir {logdir})", flush=True)
+            print(where(run_dir, logdir), flush=True)
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -72,3 +73,12 @@ class Progress:
                 self._next_line += self._every
             shown = "  ".join(f"{k} {v:.7g}" for k, v in values.items())
             print(f"{self.unit} {done:>{len(str(self.total))}}/{self.total}  {shown}", flush=True)
+
+
+def where(run_dir: Path, logdir: str) -> str:
+    """The line that says where a run is and how to view it, with paths quoted as a shell needs
+    them (`my logs` would split in two when pasted)."""
+    return (
+        f"run folder: {shlex.quote(str(run_dir))}   "
+        f"(view: tensorboard --logdir {shlex.quote(str(logdir))})"
+    )
