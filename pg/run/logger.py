@@ -115,13 +115,14 @@ def lock_run_dir(run_dir: Path) -> Any:
     return handle
 
 
-def rewind_events(run_dir: Path, position: Mapping[str, Any] | None) -> None:
+def rewind_events(run_dir: Path, position: Mapping[str, Any] | None, keep: Path | None) -> None:
     """Make a resumed run's event files end where its checkpoint was saved.
 
     Whatever was logged after the checkpoint (before a crash or a SIGKILL) will be logged again,
     identically, by the resumed run: the event file that was being written is cut back to its
     length at the checkpoint, and event files started after it (a resume that died before its
-    first checkpoint) are removed. Every step then has exactly one point, with no gap.
+    first checkpoint) are removed; `keep` is the resumed run's own new file. Every step then has
+    exactly one point, with no gap.
     """
     if position is None:  # a checkpoint of an earlier version: its events are left as they are
         return
@@ -129,7 +130,7 @@ def rewind_events(run_dir: Path, position: Mapping[str, Any] | None) -> None:
         if path.name == position["file"]:
             if path.stat().st_size > position["bytes"]:
                 os.truncate(path, position["bytes"])
-        elif path.name not in position["files"]:
+        elif path.name not in position["files"] and path != keep:
             path.unlink()
 
 
@@ -173,6 +174,11 @@ class RunLogger:
         """Put every event written so far on disk."""
         if self._writer is not None:
             self._writer.flush()
+
+    @property
+    def event_file(self) -> Path | None:
+        """The event file this logger writes, if any."""
+        return self._writer.path if self._writer is not None else None
 
     def position(self) -> dict[str, Any] | None:
         """Where the events end now, for a checkpoint (see `rewind_events`); flushes first."""

@@ -94,8 +94,6 @@ class Run:
             open_run_dir(config, kind, resume) if config.logdir and self.world.is_main else None
         )
         self._lock = lock_run_dir(self.run_dir) if self.run_dir is not None else None
-        if self.run_dir is not None and self.resumed is not None:
-            rewind_events(self.run_dir, self.resumed.get("events"))
         self.history = History()
         self.seconds = 0.0
         self.finished = False  # a `final` update was made (a trainer may set it before the loop)
@@ -126,6 +124,9 @@ class Run:
         return checkpoint.fitting(self._resume_path)
 
     def __enter__(self) -> Run:
+        if self.run_dir is not None and self.resumed is not None:
+            # only now that everything has been restored: a refused resume leaves the run as it was
+            rewind_events(self.run_dir, self.resumed.get("events"), keep=self.log.event_file)
         torch.set_num_threads(self._threads)  # for this run; put back as it was when it ends
         self._progress = Progress(
             self._verbose and self.world.is_main,
