@@ -93,8 +93,7 @@ def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     try:
         torch.save(sealed, partial)
     except RuntimeError as e:  # torch's zip writer reports a full or read-only disk this way
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise OSError(f"cannot write the checkpoint in {run_dir}: {first}") from None
+        raise OSError(f"cannot write the checkpoint in {run_dir}: {_first_line(e)}") from None
     os.replace(partial, path)
     return Checkpoint(path, state)
 
@@ -159,8 +158,7 @@ def fitting(path: Path) -> Iterator[None]:
     except CheckpointError:
         raise
     except (ValueError, RuntimeError, KeyError, TypeError, IndexError, AttributeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: does not fit this run ({first})") from None
+        raise CheckpointError(f"{path}: does not fit this run ({_first_line(e)})") from None
 
 
 def load(path: str | Path, trainer: str | None = None) -> Checkpoint:
@@ -211,8 +209,7 @@ def _read(path: Path, source: Any = None) -> Any:
             f"{path}: not a readable checkpoint (not a file that torch.save wrote)"
         ) from None
     except Exception as e:  # a damaged zip can fail in many ways; all of them mean "unreadable"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(e)})") from None
 
 
 def _schema_problem(state: Any) -> str | None:
@@ -266,6 +263,12 @@ def _schema_problem(state: Any) -> str | None:
     ):
         return "generator must be a generator's state (a uint8 tensor)"
     return None
+
+
+def _first_line(error: Exception) -> str:
+    """An exception's message in one line (torch's can run to many), or its type's name."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _is_event_file(name: str) -> bool:

@@ -170,11 +170,6 @@ class RunLogger:
             self._writer.close()
             self._writer = None
 
-    def flush(self) -> None:
-        """Put every event written so far on disk."""
-        if self._writer is not None:
-            self._writer.flush()
-
     @property
     def event_file(self) -> Path | None:
         """The event file this logger writes, if any."""
