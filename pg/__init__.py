@@ -10,63 +10,14 @@ The run machinery (folders, events, checkpoints, signals, torchrun) lives in `pg
 
 from importlib.metadata import PackageNotFoundError, version
 
-from pg.data import DataError, article_data, load_csv
-from pg.env import HungerBandit
-from pg.episodes import Episodes, collect_episodes
-from pg.episodic import EpisodicConfig, EpisodicResult, train_episodic
-from pg.evaluate import evaluate, load_policy
-from pg.losses import MeanBaseline, episodic_loss, normalize_returns, reinforce_loss, reward_to_go
-from pg.policy import (
-    GaussianMLPPolicy,
-    HungerPolicy,
-    MLPPolicy,
-    Policy,
-    actions_from_uniform,
-    mlp,
-    sample_actions,
-)
-from pg.reinforce import ReinforceConfig, ReinforceResult, reinforce_step, train_reinforce
-from pg.run.config import UsageError
-from pg.run.stopping import NonFiniteError
-from pg.supervised import SupervisedConfig, SupervisedResult, supervised_step, train_supervised
+import lazy_loader
+
+# `import pg` loads no torch: each name is imported from its module on first use (the names and
+# their modules are `__init__.pyi`). So a command-line program can hold Ctrl-C back before the
+# slow imports begin (`pg.commands.launch`), and `python -m pg --help` answers at once.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
 
 try:
     __version__ = version("pg")
 except PackageNotFoundError:  # run from a checkout that was not installed
     __version__ = "0+unknown"
-
-__all__ = [
-    "DataError",
-    "EpisodicConfig",
-    "EpisodicResult",
-    "GaussianMLPPolicy",
-    "Episodes",
-    "HungerBandit",
-    "HungerPolicy",
-    "MLPPolicy",
-    "MeanBaseline",
-    "NonFiniteError",
-    "Policy",
-    "ReinforceConfig",
-    "ReinforceResult",
-    "SupervisedConfig",
-    "SupervisedResult",
-    "UsageError",
-    "actions_from_uniform",
-    "article_data",
-    "collect_episodes",
-    "episodic_loss",
-    "evaluate",
-    "load_csv",
-    "load_policy",
-    "mlp",
-    "normalize_returns",
-    "reinforce_loss",
-    "reinforce_step",
-    "reward_to_go",
-    "sample_actions",
-    "supervised_step",
-    "train_episodic",
-    "train_reinforce",
-    "train_supervised",
-]

@@ -1,107 +1,11 @@
 """Train the hunger policy on known labels: mean squared error and autograd.
 
-The article's starting point: when the ideal output p(B) is known for each
-hunger value, the error has a derivative with respect to the bias, and the bias
-follows it downhill.
-
-    # seconds, mostly imports
-    python scripts/train_supervised.py
-    # stalls near -6.9
-    python scripts/train_supervised.py --optimizer sgd --lr 1 --steps 20000
-    # columns hunger,p_b
-    python scripts/train_supervised.py --data my_labels.csv
-    # 200 more steps
-    python scripts/train_supervised.py --resume logs/supervised/RUN --steps 400
-    tensorboard --logdir logs
+The program is `pg/commands/train_supervised.py` (`--help` lists its flags); installed, it is also
+`pg-train-supervised` and `python -m pg train-supervised`. Its runs go to this checkout's `logs/`,
+from whatever folder it is started.
 """
 
-from __future__ import annotations
-
-import signal
-
-# Ctrl-C waits while torch and the rest import (an import cut short can leave a module half made,
-# to fail later); `cli.run` lets it through before the script's work begins: exit 130, one line
-if hasattr(signal, "pthread_sigmask"):
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-
-from dataclasses import dataclass
-
-import torch
-
-import pg
-from pg.run import checkpoint, cli, parallel, progress
-from pg.run.config import UsageError, check_finite, require, setting
-from pg.run.stopping import GracefulStop
-
-TABLE_ROWS = 20  # the summary shows the first rows of a large data file
-
-
-@dataclass
-class Args(pg.SupervisedConfig):
-    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
-    weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
-    train_weight: bool = setting(False, "train the weight as well as the bias")
-    data: str | None = setting(
-        None, "CSV file with columns hunger,p_b (default: the article's table)"
-    )
-    device: str = setting(
-        "auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES
-    )
-    resume: str | None = setting(
-        None, "continue the run of this checkpoint or run folder, up to --steps in all"
-    )
-    quiet: bool = setting(False, "print only the final summary")
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_finite("weight", self.weight)
-        # beyond this, float32's sigmoid is 0 or 1 at every hunger but one: nothing to learn
-        require(abs(self.weight) <= 1000, f"weight must be within ±1000, got {self.weight:g}")
-
-
-def main() -> int:
-    args = cli.parse(Args, description=__doc__)
-    resume = checkpoint.load(args.resume, "supervised") if args.resume else None
-    if resume is not None:
-        args = cli.continue_run(
-            args,
-            resume.state["settings"],
-            may_change={"steps", "quiet", "device", "resume", "threads", "figure"},
-        )
-    hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
-
-    with parallel.session(args.device) as (device, world), GracefulStop() as stop:
-        if world.size > 1:
-            raise UsageError(
-                "supervised training is one full batch of labelled points; run it as one "
-                "process, not under torchrun"
-            )
-        torch.manual_seed(args.seed)
-        policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
-        result = pg.train_supervised(
-            policy, hunger, target, config=args, verbose=not args.quiet, resume=resume, stop=stop
-        )
-    if result.interrupted:
-        return cli.report_interruption(
-            "train_supervised.py", result.interrupted, result.steps, args.steps, "--steps",
-            result.run_dir, result.checkpoint,
-        )  # fmt: skip
-
-    print(
-        f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE "
-        f"{result.loss:.6g}"
-    )
-    with torch.no_grad():
-        p_b = policy(hunger.to(device))
-    print("hunger   p(B)      target")
-    for h, p, y in list(zip(hunger.tolist(), p_b.tolist(), target.tolist()))[:TABLE_ROWS]:
-        print(f"{h:<8.3g} {p:<9.6f} {y:g}")
-    if len(target) > TABLE_ROWS:
-        print(f"... and {len(target) - TABLE_ROWS} more rows")
-    if result.run_dir is not None:
-        print(progress.where(result.run_dir, args.logdir))
-    return 0
-
+from pg.commands import checkout_logdir, launch
 
 if __name__ == "__main__":
-    raise SystemExit(cli.run(main))
+    raise SystemExit(launch("train-supervised", logdir=checkout_logdir(__file__)))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import importlib.util
+import importlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,12 +25,23 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(1)
 
 
+def script_copy(name: str, cwd: Path) -> str:
+    """`scripts/<name>.py` copied into `cwd/scripts/`, as the relative path a user types from the
+    root of a checkout. A script writes to the `logs/` beside its own `scripts/` folder, so the
+    copy's runs land in `cwd/logs`, not in this repository's."""
+    copy = cwd / "scripts" / f"{name}.py"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ROOT / "scripts" / f"{name}.py", copy)
+    return f"scripts/{name}.py"
+
+
 def run_script(
     name: str, *args: str, cwd: Path, timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    """`python scripts/<name>.py ARGS` from `cwd`, as a user runs it; output captured as text."""
+    """`python scripts/<name>.py ARGS` from `cwd`, as a user runs it from a checkout (a copy of the
+    script, `script_copy`); output captured as text."""
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args],
+        [sys.executable, script_copy(name, cwd), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -38,14 +49,11 @@ def run_script(
     )
 
 
-@functools.cache
 def script_module(name: str):
-    path = ROOT / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve string annotations through it
-    spec.loader.exec_module(module)
-    return module
+    """The program behind `scripts/<name>.py`: its module in `pg.commands`."""
+    from pg.commands import COMMANDS
+
+    return importlib.import_module(f"pg.commands.{COMMANDS[name.replace('_', '-')]}")
 
 
 def run_main(
@@ -53,13 +61,14 @@ def run_main(
 ) -> tuple[int, str, str]:
     """The script's `main` through `cli.run`, in this process: (exit code, stdout, stderr).
 
-    The same code path as `python scripts/<name>.py ARGS` without starting an interpreter and
-    importing torch again; the subprocess tests cover the interpreter around it.
+    The same code path as `python scripts/<name>.py ARGS` (from the checkout's root, writing to
+    `logs/` in the current folder) without starting an interpreter and importing torch again; the
+    subprocess tests cover the interpreter around it.
     """
     from pg.run import cli
 
     module = script_module(name)
-    monkeypatch.setattr(sys, "argv", [str(ROOT / "scripts" / f"{name}.py"), *args])
+    monkeypatch.setattr(sys, "argv", [f"scripts/{name}.py", *args])
     try:
         code = cli.run(module.main)
     except SystemExit as e:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import pg
+from pg.data import MAX_BYTES
 
 
 def test_the_article_table_is_hunger_0_1_point1_point9_with_labels_0_1_0_1():
@@ -63,7 +64,7 @@ def test_a_data_error_is_a_value_error_and_a_usage_error():
 def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "huge.csv"
     with path.open("wb") as f:
-        f.truncate(pg.data.MAX_BYTES + 1)  # sparse: no time or disk spent
+        f.truncate(MAX_BYTES + 1)  # sparse: no time or disk spent
     with pytest.raises(
         pg.DataError, match=r"huge.csv: 67,108,865 bytes is more than the 64 MiB this loader reads"
     ):

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import pg
-from pg import exact
+from pg import episodes, exact
 
 from mdps import TableEnvs, quit_or_go, short_corridor, slippery_chain
 
@@ -139,7 +139,7 @@ def test_episode_reduction_averages_to_the_exact_gradient_on_a_slippery_chain(ga
 def test_episode_reduction_averages_to_the_exact_gradient_on_frozen_lake(seed):
     mdp = exact.FiniteMDP.from_gymnasium(gym.make("FrozenLake-v1"))
     policy = frozen_lake_policy(seed)
-    envs = pg.episodes.make_envs("FrozenLake-v1", 64)  # the real env, its 100-step time limit
+    envs = episodes.make_envs("FrozenLake-v1", 64)  # the real env, its 100-step time limit
     estimates = batch_gradients(policy, envs, 60, gamma=0.99, reduction="episode", seed=seed)
     envs.close()
     assert_within_4_standard_errors(estimates, -exact_gradient(policy, mdp, 0.99, horizon=100))

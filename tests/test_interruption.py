@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import traceback
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +18,7 @@ import torch
 import pg
 from pg.run import checkpoint
 
-from conftest import ROOT, raw_scalars, read_scalars, run_main
+from conftest import raw_scalars, read_scalars, run_main, script_copy
 
 
 @pytest.mark.slow  # SIGTERM to a real process; Ctrl-C (the same handler) runs in-process below
@@ -27,7 +28,7 @@ def test_a_signal_mid_run_saves_a_checkpoint_flushes_events_and_says_how_to_resu
 ):
     command = [
         sys.executable,
-        str(ROOT / "scripts" / "train_reinforce.py"),
+        script_copy("train_reinforce", tmp_path),
         "--steps",
         "1000000",
         "--batch-size",
@@ -312,17 +313,40 @@ def test_a_run_folder_in_use_is_refused_to_a_second_process(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["train_reinforce", "train_cartpole"])
-def test_ctrl_c_while_the_script_is_still_importing_exits_130_without_a_traceback(tmp_path, script):
+@pytest.mark.parametrize(
+    "how",
+    ["scripts/train_reinforce.py", "scripts/train_cartpole.py", "pg-train-reinforce", "-m pg"],
+)
+def test_ctrl_c_while_the_program_is_still_importing_exits_130_without_a_traceback(tmp_path, how):
+    if how.startswith("scripts/"):
+        command = [sys.executable, script_copy(Path(how).stem, tmp_path)]
+    elif how == "-m pg":
+        command = [sys.executable, "-m", "pg", "train-cartpole"]
+    else:  # the installed command, beside this interpreter
+        command = [str(Path(sys.executable).parent / how)]
     run = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / f"{script}.py")],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # as from a terminal: a test run started in the background (`pytest &`) ignores SIGINT,
         # and a child would inherit that and, like Python itself, respect it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
-    time.sleep(0.5)  # the script has begun; importing torch takes longer than this
+    wait_until_sigint_is_held_back(run.pid)  # then torch and the rest import, for seconds
+    time.sleep(0.1)
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130 and "Traceback" not in err, err
+    assert err.endswith(": interrupted\n"), err
     assert not (tmp_path / "logs").exists()  # stopped before any run began
+
+
+def wait_until_sigint_is_held_back(pid: int) -> None:
+    """Wait until process `pid` blocks SIGINT (its `SigBlk` mask in /proc, Linux)."""
+    bit = 1 << (signal.SIGINT - 1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = Path(f"/proc/{pid}/status").read_text()
+        blocked = next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk"))
+        if int(blocked, 16) & bit:
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} never held SIGINT back")

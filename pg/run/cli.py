@@ -17,7 +17,7 @@ import signal
 import sys
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -42,11 +42,14 @@ def parse(
     *,
     description: str | None = None,
     positional: Sequence[str] = (),
+    defaults: Mapping[str, Any] | None = None,
 ) -> C:
     """Parse `argv` into the settings dataclass `cls`; exit 2 with one line on a bad value.
 
-    Fields named in `positional` are arguments without a flag, in that order.
+    Fields named in `positional` are arguments without a flag, in that order; `defaults` replace
+    the dataclass's defaults (and `--help` shows them).
     """
+    defaults = dict(defaults or {})
     parser = _Parser(
         description=description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -56,6 +59,7 @@ def parse(
     flags = {}
     for field in dataclasses.fields(cls):
         flag = flags[field.name] = "--" + field.name.replace("_", "-")
+        default = defaults.pop(field.name, field.default)
         kind = field.metadata.get("type") or _scalar(hints[field.name])
         help_line = field.metadata.get("help", "")
         if field.name in positional:
@@ -63,20 +67,22 @@ def parse(
             parser.add_argument(field.name, type=kind, metavar=field.name.upper(), help=help_line)
             continue
         if kind is bool:
-            action = argparse.BooleanOptionalAction if field.default else "store_true"
-            parser.add_argument(flag, action=action, default=field.default, help=help_line)
+            action = argparse.BooleanOptionalAction if default else "store_true"
+            parser.add_argument(flag, action=action, default=default, help=help_line)
             continue
         if "(default:" not in help_line:
-            help_line += f" (default: {field.default})"
+            help_line += f" (default: {default})"
         choices = field.metadata.get("choices")
         parser.add_argument(
             flag,
             type=kind,
-            default=field.default,
+            default=default,
             choices=choices,
             metavar=None if choices else field.name.upper(),
             help=help_line,
         )
+    if defaults:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(defaults)}")
     namespace = parser.parse_args(argv)
     try:
         return cls(**vars(namespace))
@@ -110,7 +116,8 @@ def continue_run(
 
     Any other flag the user typed (in `argv`, default `sys.argv[1:]`) must agree with the saved
     run, even one typed at its default value; changing, say, the learning rate half-way would
-    not continue the run but start a different one, so it is refused.
+    not continue the run but start a different one, so it is refused. Flags not typed take the
+    run's values.
     """
     typed = _typed_fields(args, sys.argv[1:] if argv is None else argv)
     merged = {}
@@ -119,7 +126,7 @@ def continue_run(
         if field.name in may_change:
             merged[field.name] = given
             continue
-        if (field.name in typed or given != field.default) and given != saved_value:
+        if field.name in typed and given != saved_value:
             raise UsageError(
                 f"{field.name} is {given!r} here but {saved_value!r} in the run being resumed; "
                 f"resume continues a run with its own settings"
@@ -149,9 +156,21 @@ def require_own_module(env_id: str, given: str | None) -> None:
         )
 
 
-def report_interruption(
-    script: str, signum: int, done: int, total: int, total_flag: str, run_dir, saved
-) -> int:
+def invocation() -> str:
+    """How to start this program again from the current folder: `python scripts/x.py` (as typed),
+    `pg-train-reinforce`, or `python -m pg train-reinforce`."""
+    program = sys.argv[0]
+    if program.endswith(".py"):
+        return f"python {shlex.quote(program)}"
+    return Path(program).name
+
+
+def program_name() -> str:
+    """The name errors begin with: `train_reinforce.py`, `pg-train-reinforce`, ..."""
+    return Path(sys.argv[0]).name
+
+
+def report_interruption(signum: int, done: int, total: int, total_flag: str, run_dir, saved) -> int:
     """Say where an interrupted run left everything and how to go on; return its exit code."""
     print(
         f"stopped by {signal.Signals(signum).name} after {done} of {total}; checkpoint "
@@ -159,15 +178,14 @@ def report_interruption(
     )
     if run_dir is not None:
         print(
-            f"resume with: python scripts/{script} --resume {shlex.quote(str(run_dir))} "
-            f"{total_flag} {total}"
+            f"resume with: {invocation()} --resume {shlex.quote(str(run_dir))} {total_flag} {total}"
         )
     return 128 + signum
 
 
 def fail(message: object) -> NoReturn:
     """End the script now: one line on stderr, exit code 2."""
-    print(f"{Path(sys.argv[0]).name}: error: {message}", file=sys.stderr)
+    print(f"{program_name()}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -180,14 +198,14 @@ def run(main: Callable[[], int | None]) -> int:
     except UsageError as e:
         fail(e)
     except NonFiniteError as e:  # training diverged: not bad input, but one clear line all the same
-        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        print(f"{program_name()}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{Path(sys.argv[0]).name}: interrupted", file=sys.stderr)
+        print(f"{program_name()}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `... | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as e:  # a full disk, a folder that vanished: the environment, not a bug
-        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        print(f"{program_name()}: error: {e}", file=sys.stderr)
         return 1
