@@ -119,6 +119,40 @@ def test_the_default_run_folder_is_time_and_seed_and_is_never_reused(logdir):
     assert len(list(first.run_dir.glob("events.out.tfevents.*"))) == 1
 
 
+def test_a_default_run_name_says_which_hyperparameters_differ_from_the_defaults(logdir):
+    """Runs with different flags can be told apart in TensorBoard's run list; where and how a
+    run is recorded (logdir, cadences, figure) and the seed, already in the name, are not
+    hyperparameters of the name."""
+    names = [
+        pg.train_supervised(
+            pg.HungerPolicy(), *pg.article_data(), logdir=str(logdir), **settings
+        ).run_dir.name
+        for settings in (
+            {"steps": 3, "figure": False, "log_every": 1, "seed": 4},
+            {"steps": 3, "lr": 0.05, "optimizer": "sgd", "figure": False},
+            {"steps": 200, "figure": False},  # every hyperparameter at its default
+        )
+    ]
+    assert names[0].endswith("-seed4-steps=3")
+    assert names[1].endswith("-seed0-steps=3,optimizer=sgd,lr=0.05")
+    assert names[2].endswith("-seed0")
+
+
+def test_a_run_name_holds_only_safe_characters_and_counts_what_does_not_fit():
+    from pg.episodic import EpisodicConfig
+    from pg.run.logger import changed_hyperparameters
+
+    config = EpisodicConfig(env_id="my_envs:Corridor-v0", gamma=0.9, target_return=None)
+    assert (
+        changed_hyperparameters(config) == "env_id=my_envs_Corridor-v0,gamma=0.9,target_return=None"
+    )
+    many = EpisodicConfig(
+        env_id="x" * 60, gamma=0.9, lr=0.5, entropy_coef=0.1, episodes_per_update=4, seed=9
+    )
+    # 67 characters shown; episodes_per_update would pass 80, so it and the 3 after it are counted
+    assert changed_hyperparameters(many) == "env_id=" + "x" * 60 + ",+4"
+
+
 def test_an_explicit_run_name_that_exists_is_refused_and_left_untouched(logdir):
     first = pg.train_supervised(
         pg.HungerPolicy(),

@@ -1,7 +1,9 @@
 """Run folders and TensorBoard logging: where every run's events, settings and figures go.
 
 A run folder is `<logdir>/<kind>/<run name>`, by default
-`<logdir>/<kind>/<YYYYmmdd-HHMMSS>-seed<seed>`.
+`<logdir>/<kind>/<YYYYmmdd-HHMMSS>-seed<seed>[-<changed hyperparameters>]`, e.g.
+`20261127-091500-seed0-batch_size=1,lr=1,steps=3000`, so runs with different flags can be told
+apart in TensorBoard's run list.
 It is created exclusively, so an existing run is never overwritten: a default name that is taken
 gets a `-2`, `-3`, ... suffix, and an explicit `run_name` that is taken is refused.
 
@@ -23,8 +25,10 @@ step). The writer is closed, and so flushed, on any exit from its `with` block.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import socket
 import struct
 import time
@@ -55,6 +59,8 @@ __all__ = [
 # Histograms cost far more than scalars; write them on every 10th logging point only.
 HISTOGRAM_EVERY = 10
 HISTORY_POINTS = 100_000  # logging points a returned history holds at most (about 1 MB a tag)
+RUN_NAME_CHANGES = 80  # characters of changed hyperparameters a default run name holds at most
+UNSAFE_IN_NAMES = re.compile(r"[^\w.+-]", re.ASCII)
 LOCK_FILE = ".lock"  # held by the process writing into a run folder
 # settings that say where and how a run is recorded or run, not what it trains: left out of the
 # HParams tab (they stay in config.json and the Text tab)
@@ -64,8 +70,11 @@ NOT_HYPERPARAMETERS = frozenset(
 )  # fmt: skip
 
 
-def make_run_dir(logdir: str | Path, kind: str, run_name: str | None, seed: int) -> Path:
-    """Create and return a new, empty run folder; raise UsageError if it cannot be created."""
+def make_run_dir(
+    logdir: str | Path, kind: str, run_name: str | None, seed: int, changed: str = ""
+) -> Path:
+    """Create and return a new, empty run folder; raise UsageError if it cannot be created.
+    Without `run_name`, the folder is named by the time, the seed and `changed`."""
     root = Path(logdir) / kind
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -79,7 +88,7 @@ def make_run_dir(logdir: str | Path, kind: str, run_name: str | None, seed: int)
             taken=f"run folder {root / run_name} already exists; runs are never "
             "overwritten, choose another --run-name",
         )
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}" + (f"-{changed}" if changed else "")
     for n in range(1, 1000):
         path = root / (stem if n == 1 else f"{stem}-{n}")
         try:
@@ -93,7 +102,26 @@ def open_run_dir(config: Any, kind: str, resume: Any = None) -> Path:
     """The run folder: the resumed run's own, or a new one from the settings."""
     if resume is not None:
         return resume.run_dir
-    return make_run_dir(config.logdir, kind, config.run_name, config.seed)
+    return make_run_dir(
+        config.logdir, kind, config.run_name, config.seed, changed_hyperparameters(config)
+    )
+
+
+def changed_hyperparameters(config: Any) -> str:
+    """The hyperparameters (not the seed) that differ from their defaults, in field order, as
+    `lr=1,batch_size=1` for a folder name: characters a path or a shell would trip on become `_`,
+    and past RUN_NAME_CHANGES characters the rest is counted (`,+3`)."""
+    parts = []
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if field.name in NOT_HYPERPARAMETERS or field.name == "seed" or value == field.default:
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(field.name + "=" + UNSAFE_IN_NAMES.sub("_", text))
+    shown = []
+    while parts and len(",".join([*shown, parts[0]])) <= RUN_NAME_CHANGES:
+        shown.append(parts.pop(0))
+    return ",".join(shown + ([f"+{len(parts)}"] if parts else []))
 
 
 def lock_run_dir(run_dir: Path) -> Any:
