@@ -200,6 +200,11 @@ def train_episodic(
         verbose=verbose, unit="env step", state=state, record={"env": info.name, "target": rule},
         rows=cfg.episodes_per_update,
     )  # fmt: skip
+    if run.resumed is None and target is not None:
+        # drawn together, the target keeps its line in view under TensorBoard's default "ignore
+        # outliers" scaling, which cuts the top 5% of a lone rising curve's points
+        run.log.charts({"episodic": {"mean return of the last 100 episodes, and the target": [
+            "charts/mean_return_100", "charts/target_return"]}})  # fmt: skip
     envs.reset(seed=parallel.rank_seed(cfg.seed, run.world))  # seeds each sub-environment once
     generator = run.generator()
     if run.resumed is not None:
@@ -224,7 +229,7 @@ def train_episodic(
             solved = _solved(recent, target)
             run.update(
                 loss, units=int(lengths.sum()), final=solved,
-                log=lambda: _scalars(loss, run, policy, batch, recent),
+                log=lambda: _scalars(loss, run, policy, batch, recent, target),
                 show=lambda: {"episodes": episodes, "mean return": float(np.mean(recent))},
             )  # fmt: skip
     entropy = _entropy(policy, batch) if batch is not None else math.nan
@@ -281,10 +286,16 @@ def _solved(recent: deque[float], target: float | None) -> bool:
 
 
 def _scalars(
-    loss: torch.Tensor, run: Run, policy: Policy, batch: Episodes, recent: deque[float]
+    loss: torch.Tensor,
+    run: Run,
+    policy: Policy,
+    batch: Episodes,
+    recent: deque[float],
+    target: float | None,
 ) -> dict:
     """What an episodic logging point records (before the optimiser step)."""
     return {
+        **({"charts/target_return": target} if target is not None else {}),
         "loss/episodic": loss,
         "grad/norm": torch.nn.utils.clip_grad_norm_(
             run.params, math.inf

@@ -11,6 +11,7 @@ import torch
 
 import pg
 from pg.episodes import collect_episodes, describe_env, make_envs
+from pg.run.logger import HISTOGRAM_EVERY
 
 from conftest import ROOT, read_events, read_scalars
 
@@ -63,8 +64,21 @@ def test_tensorboard_gets_one_point_per_finished_episode_against_environment_ste
     assert sum(v for _, v in scalars["charts/episodic_length"]) == result.env_steps
     for tag in ("loss/episodic", "grad/norm", "charts/mean_return_100"):
         assert [s for s, _ in scalars[tag]] == result.history["step"], tag
+    assert scalars["charts/target_return"] == [(s, 475.0) for s in result.history["step"]]
     histograms = set(read_events(result.run_dir).Tags()["histograms"])
     assert {"params/net.0.weight", "grads/net.0.weight"} <= histograms
+
+
+def test_weights_and_gradients_get_histograms_every_10th_logging_point_and_at_the_last(logdir):
+    result = pg.train_episodic(
+        cartpole_policy(), total_steps=1500, episodes_per_update=1, logdir=str(logdir)
+    )
+    events = read_events(result.run_dir)
+    logged = result.history["step"]  # every update: log_every=1
+    expected = sorted(set(logged[::HISTOGRAM_EVERY] + logged[-1:]))
+    for tag in ("params/net.0.weight", "grads/net.0.weight", "params/net.2.bias"):
+        assert [h.step for h in events.Histograms(tag)] == expected, tag
+    assert len(expected) >= 3 and expected[-1] != logged[::HISTOGRAM_EVERY][-1]  # a real test
 
 
 def test_an_unknown_environment_or_a_mismatched_policy_is_refused_before_training(logdir):

@@ -99,6 +99,9 @@ def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_p
         pg.HungerPolicy(), steps=3, batch_size=64, lr=7.0, run_name="r", logdir=str(logdir),
         figure=False,
     )  # fmt: skip
+    pg.train_episodic(
+        pg.MLPPolicy(4, (8,), 2), total_steps=300, run_name="e", logdir=str(logdir)
+    )  # CartPole-v1: its reward threshold, 475, is the target
     server, base = start_tensorboard(logdir)
     try:
         experiment = get_json(f"{base}/data/plugin/hparams/experiment", {"experimentName": ""})
@@ -121,7 +124,10 @@ def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_p
     rows = {g["name"]: g["hparams"] for g in groups["sessionGroups"]}
     assert rows["supervised/s"]["lr"] == 0.2 and rows["supervised/s"]["optimizer"] == "rprop"
     assert rows["reinforce/r"]["lr"] == 7.0 and rows["reinforce/r"]["batch_size"] == 64
-    # J drawn with the best it can reach, in one chart
-    (category,) = layout["category"]
-    (chart,) = category["chart"]
-    assert {"reward/expected", "reward/optimal"} <= set(chart["multiline"]["tag"])
+    # J drawn with the best it can reach, in one chart; an episodic run's mean return with its
+    # target, in another
+    charts = {c["title"]: c["chart"] for c in layout["category"]}
+    (hunger,) = charts["REINFORCE"]
+    assert {"reward/expected", "reward/optimal"} <= set(hunger["multiline"]["tag"])
+    (episodic,) = charts["episodic"]
+    assert set(episodic["multiline"]["tag"]) == {"charts/mean_return_100", "charts/target_return"}

@@ -181,15 +181,15 @@ class Run:
         each is called only when it is used. `final` marks the last update (a solved task).
         """
         parallel.average_gradients(self.params)
-        logging = (
-            self.updates % self.config.log_every == 0 or final or self.done + units >= self.total
-        )
+        last = final or self.done + units >= self.total
+        logging = self.updates % self.config.log_every == 0 or last
         self._guard.watch(self.done, loss, [p.grad for p in self.params])
         with self._saver.naming_last_good():
             self._guard.check(sync_point=logging or self._saver.due(self.updates + 1))
         if logging:
             self.history.add(self.done, self.log.scalars(self.done, log()))
-            self.log.histograms(self.done, self.policy, point=self.updates // self.config.log_every)
+            point = self.updates // self.config.log_every
+            self.log.histograms(self.done, self.policy, point=point, last=last)
         self.optimizer.step()
         self.done, self.updates, self.finished = self.done + units, self.updates + 1, final
         shown = show() if show is not None and self._progress.wants(self.done, logging) else None
