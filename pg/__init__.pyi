@@ -37,7 +37,7 @@ from .reinforce import (
     train_reinforce as train_reinforce,
 )
 from .run.config import UsageError as UsageError
-from .run.stopping import NonFiniteError as NonFiniteError
+from .run.stopping import NonFiniteError as NonFiniteError, RunFault as RunFault
 from .supervised import (
     SupervisedConfig as SupervisedConfig,
     SupervisedResult as SupervisedResult,

@@ -34,10 +34,12 @@ from torch.distributions import Bernoulli, Categorical, Distribution, Independen
 
 from pg.policy import Policy, sample_actions
 from pg.run.config import UsageError, require
+from pg.run.stopping import RunFault
 
 __all__ = [
     "EnvInfo",
     "Episodes",
+    "EpisodesTooLong",
     "collect_episodes",
     "describe_env",
     "env_rng_states",
@@ -45,6 +47,16 @@ __all__ = [
     "make_envs",
     "set_env_rng_states",
 ]
+
+
+# values (observations, actions, rewards, masks) one batch may hold: 2^28, 1 GiB of float32, and
+# the loss's graph needs a few times that; an episode with no end would otherwise grow until
+# memory runs out
+MAX_BATCH_VALUES = 1 << 28
+
+
+class EpisodesTooLong(RunFault):
+    """A batch of episodes outgrew MAX_BATCH_VALUES before all of them ended."""
 
 
 class Episodes(NamedTuple):
@@ -132,6 +144,7 @@ def collect_episodes(
     alive = np.ones(n, dtype=bool)
     lengths, returns = np.zeros(n, dtype=np.int64), np.zeros(n)
     steps: list[tuple[Tensor, Tensor, np.ndarray, np.ndarray]] = []
+    held = 0
     while alive.any():
         o = _obs_tensor(obs, obs_space, like)  # (N, *obs_shape)
         with torch.no_grad():
@@ -140,6 +153,13 @@ def collect_episodes(
         obs, reward, terminated, truncated, _ = envs.step(_env_action(action, act_space))
         reward = np.where(alive, reward, 0.0)
         steps.append((o, action, reward, alive.copy()))
+        held += o.numel() + action.numel() + 2 * n
+        if held > MAX_BATCH_VALUES:
+            raise EpisodesTooLong(
+                f"{int(alive.sum())} of {n} episodes still running after {len(steps)} steps: "
+                f"the batch would pass {MAX_BATCH_VALUES:,} values; run fewer episodes per "
+                "update, or give the environment a time limit (max_episode_steps)"
+            )
         lengths += alive
         returns += reward
         alive &= ~(terminated | truncated)

@@ -105,3 +105,22 @@ def test_a_bad_environment_from_a_real_command_line_gives_no_traceback(tmp_path)
         "cannot make environment",
         tmp_path / "logs",
     )
+
+
+def test_episodes_that_outgrow_the_batch_bound_end_the_run_in_one_line_exit_1(
+    tmp_path, monkeypatch, capsys
+):
+    """An environment without a time limit can run an episode for ever; the batch is bounded, so
+    it ends in one line instead of filling memory. (The bound is lowered here so that CartPole's
+    first steps pass it: 16 observations of 4 values, 16 actions, rewards and masks a step.)"""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("pg.episodes.MAX_BATCH_VALUES", 500)
+    code, out, err = run_main("train_cartpole", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 1 and out == "" and len(err.splitlines()) == 1, err
+    # 16 x 4 + 16 + 16 + 16 = 112 values a step: over 500 at the 5th, when every random
+    # episode still runs (they last 8 steps or more)
+    assert err.startswith(
+        "train_cartpole.py: error: 16 of 16 episodes still running after 5 steps: the batch "
+        "would pass 500 values;"
+    ), err
+    assert "max_episode_steps" in err

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from pg.run.config import UsageError
-from pg.run.stopping import NonFiniteError
+from pg.run.stopping import RunFault
 
 __all__ = ["continue_run", "fail", "parse", "report_interruption", "require_own_module", "run"]
 
@@ -197,7 +197,7 @@ def run(main: Callable[[], int | None]) -> int:
         return main() or 0
     except UsageError as e:
         fail(e)
-    except NonFiniteError as e:  # training diverged: not bad input, but one clear line all the same
+    except RunFault as e:  # e.g. training diverged: not bad input, but one clear line all the same
         print(f"{program_name()}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -20,10 +20,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["FiniteGuard", "GracefulStop", "NonFiniteError"]
+__all__ = ["FiniteGuard", "GracefulStop", "NonFiniteError", "RunFault"]
 
 
-class NonFiniteError(RuntimeError):
+class RunFault(RuntimeError):
+    """Training cannot go on, for a reason found while it ran (not bad input, not a bug): the
+    scripts print its message as one line and exit 1."""
+
+
+class NonFiniteError(RunFault):
     """Training produced a NaN or an infinity; the message names the step and the value."""
 
 
