@@ -228,6 +228,35 @@ def test_ctrl_c_mid_run_stops_after_the_step_with_a_checkpoint_and_exit_130(
     assert checkpoint.load(tmp_path / "logs" / "supervised" / "r").step == 7
 
 
+def test_a_run_started_ignoring_ctrl_c_goes_on_ignoring_it(tmp_path, monkeypatch, capsys):
+    """`python train.py &` in a shell script starts with SIGINT ignored; as Python leaves it
+    so, the trainer does not take it over: a Ctrl-C to the script does not stop the run."""
+    forward = pg.HungerPolicy.logits
+    calls = []
+
+    def signalling(self, obs):
+        if obs.shape[0] == 4:
+            calls.append(1)
+            if len(calls) == 7:
+                os.kill(os.getpid(), signal.SIGINT)
+        return forward(self, obs)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(pg.HungerPolicy, "logits", signalling)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        code, out, err = run_main(
+            "train_supervised", "--steps", "50", "--run-name", "r", "--quiet", "--no-figure",
+            monkeypatch=monkeypatch, capsys=capsys,
+        )  # fmt: skip
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # and left as it was
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 0 and err == "", err
+    assert out.startswith("final bias") and "stopped" not in out
+    assert checkpoint.load(tmp_path / "logs" / "supervised" / "r").step == 50
+
+
 def _train_in_a_child(run_dir, steps: int) -> int:
     """Fork a process that trains REINFORCE into `run_dir` (resuming it if it has a checkpoint);
     return its pid. The child shares this process's imports, so it starts in milliseconds."""

@@ -36,7 +36,9 @@ class GracefulStop:
     """Context manager: `requested` becomes the signal number once SIGINT or SIGTERM arrives.
 
     `enabled=False` leaves the signals alone: under torchrun a rank must not stop on its own
-    (the others would wait for it in their next collective), so torchrun's handling stays.
+    (the others would wait for it in their next collective), so torchrun's handling stays. A
+    signal the process was started ignoring stays ignored, as Python itself leaves it: a shell
+    script's `python train.py &` ignores Ctrl-C, and so does its training.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -51,7 +53,8 @@ class GracefulStop:
             self.enabled and threading.current_thread() is threading.main_thread()
         ):  # handlers live on the main thread
             for sig in self.SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
+                if signal.getsignal(sig) != signal.SIG_IGN:
+                    self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc) -> None:
