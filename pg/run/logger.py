@@ -15,7 +15,8 @@ Tag namespaces, one step counter per run (the optimiser step; environment steps 
     reward/...      rewards (REINFORCE)
     charts/...      per-episode returns and lengths (episodic REINFORCE)
 and histograms `params/<name>` and `grads/<name>` of every parameter with at least one dimension
-(a 0-dim one is already a scalar above), at every `HISTOGRAM_EVERY`-th logging point and the last.
+(a 0-dim one is already a scalar above), at every `HISTOGRAM_EVERY`-th logging point and the last
+(every one for episodic runs, whose updates are slow enough).
 
 Logging is kept cheap, because it runs inside training loops whose steps take ~0.1 ms: all the
 values of a logging point cross from the device in one transfer and go into one event, written
@@ -230,12 +231,11 @@ class RunLogger:
             self._writer.add_scalars(floats, step)
         return floats
 
-    def histograms(self, step: int, policy: nn.Module, point: int, last: bool = False) -> None:
-        """Histograms of every parameter with >= 1 dimension and of its gradient, when `point`
-        (the caller's count of logging points, which a resumed run continues) is a multiple of
-        HISTOGRAM_EVERY (they cost ~0.2 ms each, a scalar ~5 us), and at the `last` point, so
-        the final weights are always there."""
-        if self._writer is None or (point % HISTOGRAM_EVERY != 0 and not last):
+    def histograms(self, step: int, policy: nn.Module) -> None:
+        """Histograms of every parameter with >= 1 dimension and of its gradient. They cost
+        ~0.2 ms each, a scalar ~5 us: `Run` writes them at every HISTOGRAM_EVERY-th logging point
+        (and the last) unless a trainer's steps are slow enough to afford more."""
+        if self._writer is None:
             return
         for name, p in policy.named_parameters():
             if p.requires_grad and p.ndim > 0:

@@ -38,7 +38,14 @@ from torch import Tensor, nn
 from pg.run import checkpoint, parallel
 from pg.run.checkpoint import Checkpoint
 from pg.run.config import require
-from pg.run.logger import History, RunLogger, lock_run_dir, open_run_dir, rewind_events
+from pg.run.logger import (
+    HISTOGRAM_EVERY,
+    History,
+    RunLogger,
+    lock_run_dir,
+    open_run_dir,
+    rewind_events,
+)
 from pg.run.progress import Progress
 from pg.run.stopping import FiniteGuard, GracefulStop
 
@@ -54,7 +61,8 @@ class Run:
     (`seed`, `logdir`, `run_name`, `log_every`, `save_every` are read); `total` is the budget in
     the run's unit. `state` returns what the trainer itself must save to resume exactly (a
     baseline, environments' random states); `record` goes to the run's settings;
-    `rows` is how many rows a forward pass takes, from which the CPU threads are chosen.
+    `rows` is how many rows a forward pass takes, from which the CPU threads are chosen;
+    `histogram_every` is the cadence of parameter histograms in logging points (and the last).
     """
 
     def __init__(
@@ -72,6 +80,7 @@ class Run:
         state: Callable[[], dict[str, Any]] | None = None,
         record: dict[str, Any] | None = None,
         rows: int = 1,
+        histogram_every: int = HISTOGRAM_EVERY,
     ):
         self.world = parallel.current()
         require(
@@ -97,6 +106,7 @@ class Run:
         self.history = History()
         self.seconds = 0.0
         self.finished = False  # a `final` update was made (a trainer may set it before the loop)
+        self.histogram_every = histogram_every
         self._stop, self._state, self._generator = stop, state, None
         self._record = dict(record or {})
         self._guard = FiniteGuard(
@@ -189,7 +199,8 @@ class Run:
         if logging:
             self.history.add(self.done, self.log.scalars(self.done, log()))
             point = self.updates // self.config.log_every
-            self.log.histograms(self.done, self.policy, point=point, last=last)
+            if point % self.histogram_every == 0 or last:
+                self.log.histograms(self.done, self.policy)
         self.optimizer.step()
         self.done, self.updates, self.finished = self.done + units, self.updates + 1, final
         shown = show() if show is not None and self._progress.wants(self.done, logging) else None
