@@ -85,13 +85,14 @@ def test_a_resumed_reinforce_script_from_a_real_command_line_continues_exactly(
     outputs = []
     for args in (["--steps", "40", "--run-name", "r"], ["--steps", "80", "--run-name", "w"]):
         code, out, err = run_main(
-            "train_reinforce", *args, "--quiet", monkeypatch=monkeypatch, capsys=capsys
-        )
+            "train_reinforce", *args, "--quiet", "--no-figure", monkeypatch=monkeypatch,
+            capsys=capsys,
+        )  # fmt: skip
         assert code == 0, err
         outputs.append(out)
     again = run_script(
         "train_reinforce", "--resume", "logs/reinforce/r/checkpoint.pt", "--steps", "80",
-        "--quiet", cwd=tmp_path,
+        "--quiet", "--no-figure", cwd=tmp_path,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[0] == outputs[1].splitlines()[0]  # "final bias", 6 decimals

@@ -138,7 +138,12 @@ def test_the_installed_command_trains_into_logs_in_the_current_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "run folder: logs/reinforce/r" in done.stdout
     assert (tmp_path / "logs" / "reinforce" / "r" / "checkpoint.pt").is_file()
-    refused = subprocess.run(
-        [str(command), "--lr", "-1"], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert refused.returncode == 2 and refused.stderr.startswith("pg-train-reinforce: error: ")
+
+
+def test_an_installed_command_names_itself_in_its_errors(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/pg-train-reinforce", "--lr", "-1"])
+    with pytest.raises(SystemExit) as stopped:
+        pg.__main__.train_reinforce()
+    out, err = capsys.readouterr()
+    assert stopped.value.code == 2 and out == ""
+    assert err.startswith("pg-train-reinforce: error: --lr must be")

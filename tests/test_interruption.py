@@ -342,15 +342,12 @@ def test_a_run_folder_in_use_is_refused_to_a_second_process(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "how",
-    ["scripts/train_reinforce.py", "scripts/train_cartpole.py", "pg-train-reinforce", "-m pg"],
-)
+# a checkout's script and an installed command: both go through `pg.commands.launch`, as does
+# `python -m pg` (`import pg` loads no torch: test_commands.py)
+@pytest.mark.parametrize("how", ["scripts/train_cartpole.py", "pg-train-reinforce"])
 def test_ctrl_c_while_the_program_is_still_importing_exits_130_without_a_traceback(tmp_path, how):
     if how.startswith("scripts/"):
         command = [sys.executable, script_copy(Path(how).stem, tmp_path)]
-    elif how == "-m pg":
-        command = [sys.executable, "-m", "pg", "train-cartpole"]
     else:  # the installed command, beside this interpreter
         command = [str(Path(sys.executable).parent / how)]
     run = subprocess.Popen(
