@@ -3,9 +3,6 @@ users have them, stopping that fits the task, and acting with what was trained."
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ from gymnasium import spaces
 import pg
 from pg.episodes import collect_episodes, describe_env, make_envs
 
-from conftest import ROOT, run_main
+from conftest import run_main
 from mdps import Reach
 
 
@@ -146,24 +143,22 @@ def test_an_id_takes_make_kwargs_and_a_callable_may_wrap_its_env():
     assert batch.lengths.max() <= 5
 
 
-@pytest.mark.slow
-def test_a_users_own_environment_trains_through_the_script_by_module_and_id(tmp_path):
-    (tmp_path / "my_envs.py").write_text(
+def test_a_users_own_environment_trains_through_the_script_by_module_and_id(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "my_corridor_envs.py").write_text(
         "import gymnasium as gym\n"
         "gym.register('Corridor-v0', entry_point='gymnasium.envs.classic_control:CartPoleEnv',\n"
         "             max_episode_steps=20, reward_threshold=15.0)\n"
     )
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "train_episodic.py"), "--env-id",
-         "my_envs:Corridor-v0", "--total-steps", "2000", "--quiet", "--logdir", "runs"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH would: the module is importable
+    code, out, err = run_main(
+        "train_episodic", "--env-id", "my_corridor_envs:Corridor-v0", "--total-steps", "2000",
+        "--quiet", "--logdir", "runs", monkeypatch=monkeypatch, capsys=capsys,
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert (
-        "my_envs:Corridor-v0" in done.stdout
-        and "target 15, the environment's reward" in done.stdout
-    )
+    assert code == 0, err
+    assert "my_corridor_envs:Corridor-v0" in out and "target 15, the environment's reward" in out
 
 
 def test_target_none_trains_the_whole_budget_and_says_so():

@@ -63,28 +63,25 @@ def test_asking_a_script_for_cuda_without_a_gpu_exits_2_with_one_line(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("trainer", ["reinforce", "episodic"])
-def test_two_torchrun_processes_end_with_identical_parameters(tmp_path, trainer):
+def test_two_torchrun_processes_end_with_identical_parameters(tmp_path):
+    # both trainers, one after the other, in one torchrun launch
     done = torchrun(
-        str(ROOT / "tests" / "helpers" / "ddp_worker.py"), str(tmp_path), trainer, cwd=tmp_path
-    )
+        str(ROOT / "tests" / "helpers" / "ddp_worker.py"), str(tmp_path), "reinforce,episodic",
+        cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
-    assert ranks[0]["world"] == ranks[1]["world"] == 2
-    for name, value in ranks[0]["state"].items():
-        assert torch.equal(value, ranks[1]["state"][name]), (
-            name
-        )  # started different, stayed in step
-    if trainer == "reinforce":
-        assert abs(ranks[0]["state"]["bias"].item() + 10) < 0.25  # and converged
-        assert ranks[0]["average_reward"] != ranks[1]["average_reward"]  # each rank sampled its own
-    else:
-        assert (
-            ranks[0]["episodes"] == ranks[1]["episodes"] and ranks[0]["episodes"] % 16 == 0
-        )  # 2 ranks x 8
-        assert (
-            ranks[0]["env_steps"] == ranks[1]["env_steps"] >= 6000
-        )  # they counted, and stopped, together
+    for trainer in ("reinforce", "episodic"):
+        ranks = [torch.load(tmp_path / f"{trainer}-rank{r}.pt") for r in (0, 1)]
+        assert ranks[0]["world"] == ranks[1]["world"] == 2
+        for name, value in ranks[0]["state"].items():  # started different, stayed in step
+            assert torch.equal(value, ranks[1]["state"][name]), (trainer, name)
+    reinforce = [torch.load(tmp_path / f"reinforce-rank{r}.pt") for r in (0, 1)]
+    assert abs(reinforce[0]["state"]["bias"].item() + 10) < 0.25  # and converged
+    assert reinforce[0]["average_reward"] != reinforce[1]["average_reward"]  # each its own samples
+    episodic = [torch.load(tmp_path / f"episodic-rank{r}.pt") for r in (0, 1)]
+    assert episodic[0]["episodes"] == episodic[1]["episodes"]
+    assert episodic[0]["episodes"] % 16 == 0  # 2 ranks x 8
+    assert episodic[0]["env_steps"] == episodic[1]["env_steps"] >= 6000  # counted, stopped together
 
 
 @pytest.mark.slow
