@@ -88,19 +88,19 @@ def sgd_by_hand(lr: float, steps: int, bias: float = 0.0) -> float:
     return bias
 
 
-@pytest.mark.slow
 def test_plain_sgd_stalls_in_the_flat_region_far_from_minus_10():
     # Squared error on a saturated sigmoid: the slope shrinks like exp(2b), so gradient descent
-    # crawls: 20,000 SGD steps at lr 1 end near -6.94, and the trainer takes the same path as
-    # gradient descent by hand
+    # crawls: 20,000 SGD steps at lr 1 end near -6.94, far from -10. The trainer takes the same
+    # path as gradient descent by hand (checked over the first 2,000 steps, where the bias moves
+    # most), so 20,000 steps of it end there too.
     hunger, target = pg.article_data(torch.float64)
     policy = pg.HungerPolicy(dtype=torch.float64)
     pg.train_supervised(
-        policy, hunger, target, optimizer="sgd", lr=1.0, steps=20_000, log_every=20_000,
-        logdir=None,
-    )  # fmt: skip
-    assert policy.bias.item() == pytest.approx(sgd_by_hand(1.0, 20_000), abs=1e-9)
-    assert policy.bias.item() == pytest.approx(-6.9391, abs=1e-3)
+        policy, hunger, target, optimizer="sgd", lr=1.0, steps=2_000, log_every=2_000, logdir=None
+    )
+    assert policy.bias.item() == pytest.approx(sgd_by_hand(1.0, 2_000), abs=1e-12)
+    assert policy.bias.item() < -5.0  # it has moved a long way from 0 ...
+    assert sgd_by_hand(1.0, 20_000) == pytest.approx(-6.9391, abs=1e-3)  # ... then crawls
 
 
 def test_on_the_sum_of_squared_residuals_sgd_stalls_near_minus_7_6():
