@@ -71,6 +71,7 @@ def get_json(url: str, body: dict | None = None, timeout: float = 30.0):
             time.sleep(0.25)
 
 
+@pytest.mark.slow  # a TensorBoard server process
 def test_a_short_run_s_bias_curve_is_served_by_a_real_tensorboard(tmp_path):
     logdir = tmp_path / "logs"
     result = pg.train_supervised(
@@ -89,6 +90,7 @@ def test_a_short_run_s_bias_curve_is_served_by_a_real_tensorboard(tmp_path):
     assert abs(points[-1][2] + 10) < 0.1
 
 
+@pytest.mark.slow  # a TensorBoard server process
 def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_path):
     logdir = tmp_path / "logs"
     pg.train_supervised(
