@@ -14,13 +14,16 @@ import sys
 
 from pg.commands import COMMANDS, launch
 
-USAGE = f"usage: python -m pg {{{','.join(COMMANDS)}}} [FLAGS]  (FLAGS: COMMAND --help)"
+USAGE = (
+    "usage: python -m pg COMMAND [FLAGS]   (python -m pg COMMAND --help lists its flags)\n"
+    f"commands: {', '.join(COMMANDS)}"
+)
 
 
 def main() -> int:
     """`python -m pg`: the first argument names the program, the rest are its flags."""
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__.split("\n\n")[0] + "\n\n" + USAGE)
+        print(USAGE)
         return 0
     command = sys.argv[1]
     if command not in COMMANDS:

@@ -24,7 +24,16 @@ from typing import Any, NoReturn, TypeVar
 from pg.run.config import UsageError
 from pg.run.stopping import RunFault
 
-__all__ = ["continue_run", "fail", "parse", "report_interruption", "require_own_module", "run"]
+__all__ = [
+    "continue_run",
+    "fail",
+    "invocation",
+    "parse",
+    "program_name",
+    "report_interruption",
+    "require_own_module",
+    "run",
+]
 
 C = TypeVar("C")
 
