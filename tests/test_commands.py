@@ -20,11 +20,12 @@ from conftest import only_run_dir, run_main, script_copy
 
 def test_import_pg_loads_no_torch_yet_every_name_it_offers_loads_on_use():
     done = subprocess.run(  # a fresh interpreter: this one has loaded torch long ago
-        [sys.executable, "-c", "import sys, pg; print('torch' in sys.modules, len(pg.__all__))"],
+        [sys.executable, "-c", "import sys, pg; print('torch' in sys.modules, len(pg.__all__)); "
+         "print(pg.exact.__name__, pg.run.Run.__name__)"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", str(len(pg.__all__))]
+    assert done.stdout.split() == ["False", str(len(pg.__all__)), "pg.exact", "Run"]
     missing = [name for name in pg.__all__ if getattr(pg, name, None) is None]
     assert not missing and len(pg.__all__) >= 30
     assert (pg.HungerPolicy.__module__, pg.train_episodic.__module__) == (
