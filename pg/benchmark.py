@@ -249,6 +249,15 @@ def _peak_rss_mib(batch: int) -> float:
     return int(done.stdout.split()[-1]) / 1024  # ru_maxrss is in KiB on Linux
 
 
+def hunger_program(name: str) -> tuple[str, list[str]]:
+    """How a user starts the hunger trainer `name`, as (label, interpreter arguments): the
+    checkout's script where there is one, else the installed package's `python -m pg`."""
+    script = ROOT / "scripts" / f"train_{name}.py"
+    if script.is_file():
+        return f"scripts/train_{name}.py", [str(script)]
+    return f"python -m pg train-{name}", ["-m", "pg", f"train-{name}"]
+
+
 def solution(quick: bool) -> Table:
     table = Table(
         "Time to solution (defaults)", ["what", "seconds", "vs the minimal PyTorch program"]
@@ -256,12 +265,11 @@ def solution(quick: bool) -> Table:
     repeats = 3 if quick else 5
     scripts = {}
     for name in ("supervised", "reinforce"):
+        label, program = hunger_program(name)
         # runs go to the temporary folder's logs/, not the checkout's
-        script = [str(ROOT / "scripts" / f"train_{name}.py"), "--quiet", "--logdir", "logs"]
-        scripts[f"scripts/train_{name}.py with defaults, whole process (logging, figure)"] = script
-        scripts[f"scripts/train_{name}.py --no-figure, whole process (logging)"] = [
-            *script, "--no-figure"
-        ]  # fmt: skip
+        program += ["--quiet", "--logdir", "logs"]
+        scripts[f"{label} with defaults, whole process (logging, figure)"] = program
+        scripts[f"{label} --no-figure, whole process (logging)"] = [*program, "--no-figure"]
     times = _whole_processes(scripts, repeats)
     minimal = statistics.median(times[MINIMAL])
     for what, measured in times.items():

@@ -81,3 +81,15 @@ def test_the_median_interval_is_a_percentile_bootstrap_and_counts_unsolved_seeds
     text = benchmark._median_with_interval([1.0, 2.0, 3.0, 4.0, float("inf")])
     median, interval = text.split(" ", 1)
     assert median == "3" and interval.startswith("[1") and interval.endswith("inf]")
+
+
+def test_time_to_solution_runs_the_checkout_s_script_or_else_the_installed_program(
+    tmp_path, monkeypatch
+):
+    label, args = benchmark.hunger_program("reinforce")
+    assert label == "scripts/train_reinforce.py" and args[0].endswith("scripts/train_reinforce.py")
+    monkeypatch.setattr(benchmark, "ROOT", tmp_path)  # an installed package: no scripts/ beside it
+    assert benchmark.hunger_program("supervised") == (
+        "python -m pg train-supervised",
+        ["-m", "pg", "train-supervised"],
+    )
