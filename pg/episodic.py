@@ -203,7 +203,8 @@ def train_episodic(
     )  # fmt: skip
     if run.resumed is None and target is not None:
         # drawn together, the target keeps its line in view under TensorBoard's default "ignore
-        # outliers" scaling, which cuts the top 5% of a lone rising curve's points
+        # outliers" scaling (a chart's 5th to 95th percentile), which leaves out the end of a
+        # lone rising curve
         run.log.charts({"episodic": {"mean return of the last 100 episodes, and the target": [
             "charts/mean_return_100", "charts/target_return"]}})  # fmt: skip
     envs.reset(seed=parallel.rank_seed(cfg.seed, run.world))  # seeds each sub-environment once
