@@ -1,33 +1,73 @@
 """pg: why policy gradients exist, in runnable and tested PyTorch.
 
 One tiny policy, p(B) = sigmoid(weight * hunger + bias), trained two ways on the same module:
-with known labels (`supervised_step`, repeated by `train_supervised`: MSE + autograd) and without
-them (`reinforce_step`, repeated by `train_reinforce`: sample an action, guess it was right,
-weight the guess by its reward). Bigger networks subclass `Policy` and override `logits`;
-`train_episodic` runs the same loss on Gymnasium episodes (`collect_episodes`, `episodic_loss`).
-The run machinery (folders, events, checkpoints, signals, torchrun) lives in `pg.run`.
+with known labels (`train_supervised`, whose update is `supervised_step`: MSE and autograd) and
+without them (`train_reinforce`, whose update is `reinforce_step`: sample an action, guess it was
+right, weight the guess by its reward). Bigger networks subclass `Policy` and override `logits`;
+`train_episodic` runs the same loss on Gymnasium episodes (`episodic_step`: `collect_episodes`,
+then `episodic_loss`). The run machinery (folders, events, checkpoints, signals, torchrun) lives
+in `pg.run`; the exact math the tests hold everything to, in `pg.exact`.
 """
 
-import importlib
-import importlib.util
 from importlib.metadata import PackageNotFoundError, version
 
-import lazy_loader
+from pg.data import DataError, article_data, load_csv
+from pg.env import HungerBandit
+from pg.episodes import Episodes, collect_episodes
+from pg.episodic import EpisodicConfig, EpisodicResult, episodic_step, train_episodic
+from pg.evaluate import evaluate, load_policy
+from pg.losses import MeanBaseline, episodic_loss, normalize_returns, reinforce_loss, reward_to_go
+from pg.policy import (
+    GaussianMLPPolicy,
+    HungerPolicy,
+    MLPPolicy,
+    Policy,
+    actions_from_uniform,
+    mlp,
+    sample_actions,
+)
+from pg.reinforce import ReinforceConfig, ReinforceResult, reinforce_step, train_reinforce
+from pg.run.settings import UsageError
+from pg.run.stopping import NonFiniteError, RunFault
+from pg.supervised import SupervisedConfig, SupervisedResult, supervised_step, train_supervised
 
-# `import pg` loads no torch: each name is imported from its module on first use (the names and
-# their modules are `__init__.pyi`). So a command-line program can hold Ctrl-C back before the
-# slow imports begin (`pg.commands.launch`), and `python -m pg --help` answers at once.
-_name_getattr, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)
-
-
-def __getattr__(name: str):
-    """A name from `__init__.pyi`, or a submodule (`pg.exact`, `pg.run`), imported on first use."""
-    if name in __all__:
-        return _name_getattr(name)
-    if name.startswith("_") or importlib.util.find_spec(f"{__name__}.{name}") is None:
-        raise AttributeError(f"module 'pg' has no attribute {name!r}")
-    return importlib.import_module(f"{__name__}.{name}")
-
+__all__ = [
+    "DataError",
+    "EpisodicConfig",
+    "EpisodicResult",
+    "Episodes",
+    "GaussianMLPPolicy",
+    "HungerBandit",
+    "HungerPolicy",
+    "MLPPolicy",
+    "MeanBaseline",
+    "NonFiniteError",
+    "Policy",
+    "ReinforceConfig",
+    "ReinforceResult",
+    "RunFault",
+    "SupervisedConfig",
+    "SupervisedResult",
+    "UsageError",
+    "actions_from_uniform",
+    "article_data",
+    "collect_episodes",
+    "episodic_loss",
+    "episodic_step",
+    "evaluate",
+    "load_csv",
+    "load_policy",
+    "mlp",
+    "normalize_returns",
+    "reinforce_loss",
+    "reinforce_step",
+    "reward_to_go",
+    "sample_actions",
+    "supervised_step",
+    "train_episodic",
+    "train_reinforce",
+    "train_supervised",
+]
 
 try:
     __version__ = version("pg")

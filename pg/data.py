@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from pg.run.config import UsageError
+from pg.run.settings import UsageError
 
 __all__ = ["ARTICLE_HUNGER", "ARTICLE_P_B", "DataError", "article_data", "load_csv"]
 

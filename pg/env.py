@@ -28,7 +28,7 @@ from torch import Tensor
 
 from pg import exact
 from pg.policy import HungerPolicy, Policy
-from pg.run.config import UsageError, require
+from pg.run.settings import UsageError, require
 
 __all__ = ["HungerBandit", "MAX_REWARD"]
 

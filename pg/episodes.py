@@ -33,19 +33,18 @@ from torch import Tensor
 from torch.distributions import Bernoulli, Categorical, Distribution, Independent
 
 from pg.policy import Policy, sample_actions
-from pg.run.config import UsageError, require
+from pg.run.settings import UsageError, require
 from pg.run.stopping import RunFault
 
 __all__ = [
     "EnvInfo",
+    "EnvRandomState",
     "Episodes",
     "EpisodesTooLong",
     "collect_episodes",
     "describe_env",
-    "env_rng_states",
     "greedy_actions",
     "make_envs",
-    "set_env_rng_states",
 ]
 
 
@@ -183,22 +182,26 @@ def greedy_actions(dist: Distribution) -> Tensor:
     return base.mean if hasattr(base, "loc") else dist.mode
 
 
-def env_rng_states(envs: Any) -> list[dict]:
-    """The random state of every sub-environment (or of the one vectorised env), as plain data."""
-    return [e.np_random.bit_generator.state for e in getattr(envs, "envs", [envs])]
+class EnvRandomState:
+    """The random state of every sub-environment of `envs`, as a checkpoint holds it: with it put
+    back, the next resets draw what they would have drawn."""
 
+    def __init__(self, envs: Any):
+        self.envs = getattr(envs, "envs", [envs])  # the sub-environments, or the one vectorised
 
-def set_env_rng_states(envs: Any, states: list[dict]) -> None:
-    """Put back what `env_rng_states` returned, so the next resets draw what they would have."""
-    targets = getattr(envs, "envs", [envs])
-    require(
-        len(states) == len(targets),
-        f"the checkpoint has {len(states)} environments' states, this run {len(targets)}",
-    )
-    for target, state in zip(targets, states):
-        rng = np.random.Generator(getattr(np.random, state["bit_generator"])())
-        rng.bit_generator.state = state
-        target.np_random = rng
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": [e.np_random.bit_generator.state for e in self.envs]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        states = state["rng"]
+        require(
+            len(states) == len(self.envs),
+            f"the checkpoint has {len(states)} environments' states, this run {len(self.envs)}",
+        )
+        for env, saved in zip(self.envs, states):
+            rng = np.random.Generator(getattr(np.random, saved["bit_generator"])())
+            rng.bit_generator.state = saved
+            env.np_random = rng
 
 
 def _obs_tensor(obs: np.ndarray, space: Any, like: Tensor) -> Tensor:

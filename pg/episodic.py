@@ -29,41 +29,32 @@ from typing import Any
 import numpy as np
 import torch
 
-from pg.episodes import (
-    EnvInfo,
-    Episodes,
-    collect_episodes,
-    describe_env,
-    env_rng_states,
-    make_envs,
-    set_env_rng_states,
-)
+from pg.episodes import EnvInfo, EnvRandomState, Episodes, collect_episodes, describe_env, make_envs
 from pg.losses import REDUCTIONS, episodic_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy
 from pg.run import Run, parallel
 from pg.run.checkpoint import Checkpoint
-from pg.run.config import (
+from pg.run.parallel import average_gradients
+from pg.run.settings import (
     MAX_LR,
+    RunSettings,
     check_choice,
     check_int,
     check_positive,
-    check_run_settings,
     require,
     resolve,
     setting,
 )
 from pg.run.stopping import GracefulStop
 
-__all__ = ["EpisodicConfig", "EpisodicResult", "target_return", "train_episodic"]
+__all__ = ["EpisodicConfig", "EpisodicResult", "episodic_step", "parse_target", "train_episodic"]
 
-SOLVED_WINDOW = (
-    100  # "solved": the mean return of the last 100 finished episodes reaches the target
-)
+SOLVED_WINDOW = 100  # "solved": the mean return of the last 100 finished episodes reaches a target
 COLLAPSED = 0.01  # entropy below this share of its maximum (log K): the policy stopped exploring
 
 
-def target_return(text: str) -> float | str | None:
+def parse_target(text: str) -> float | str | None:
     """`--target-return`: a number, `auto` (the environment's reward threshold) or `none`."""
     if text.strip().lower() in ("auto", "none"):
         return None if text.strip().lower() == "none" else "auto"
@@ -71,7 +62,7 @@ def target_return(text: str) -> float | str | None:
 
 
 @dataclass
-class EpisodicConfig:
+class EpisodicConfig(RunSettings):
     """Settings of `train_episodic` and of `scripts/train_episodic.py` (as --kebab-case flags)."""
 
     env_id: str = setting(
@@ -93,26 +84,18 @@ class EpisodicConfig:
         "auto",
         "solved once the mean return of the last 100 episodes reaches this; auto: the "
         "environment's reward threshold (none if it has none); none: train the whole budget",
-        type=target_return,
+        type=parse_target,
     )
     seed: int = setting(
         1, "seeds the environments, the action sampling and torch (initial weights)"
-    )
-    logdir: str | None = setting(
-        None, "root folder of the TensorBoard runs (None: no run folder, events or checkpoints)"
-    )
-    run_name: str | None = setting(
-        None, "run folder name under LOGDIR/episodic (default: <time>-seed<SEED>)"
     )
     log_every: int = setting(1, "write the per-update scalars every N updates")
     save_every: int = setting(
         10, "save a checkpoint every N updates, and always at the end (0: only at the end)"
     )
-    threads: int | None = setting(
-        None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
-    )
 
     def __post_init__(self):
+        super().__post_init__()
         require(
             isinstance(self.env_id, str) and self.env_id != "",
             f"env_id must be a Gymnasium id, got {self.env_id!r}",
@@ -130,14 +113,12 @@ class EpisodicConfig:
             isinstance(self.entropy_coef, (int, float)) and 0.0 <= self.entropy_coef <= 1e6,
             f"entropy_coef must be a number in [0, 1e6], got {self.entropy_coef!r}",
         )
-        number = isinstance(self.target_return, (int, float)) and not isinstance(
-            self.target_return, bool
-        )
+        target = self.target_return
+        number = isinstance(target, (int, float)) and not isinstance(target, bool)
         require(
-            self.target_return in (None, "auto") or (number and math.isfinite(self.target_return)),
-            f"target_return must be a finite number, auto or none, got {self.target_return!r}",
+            target in (None, "auto") or (number and math.isfinite(target)),
+            f"target_return must be a finite number, auto or none, got {target!r}",
         )
-        check_run_settings(self)
 
 
 @dataclass
@@ -154,9 +135,68 @@ class EpisodicResult:
     run_dir: Path | None
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[
-        str, list[float]
-    ]  # per logged update of this call: 'step' (env steps) and each tag
+    history: dict[str, list[float]]  # per logged update: 'step' (env steps) and each tag
+
+
+class RecentReturns:
+    """The returns of the last 100 finished episodes: the "solved" criterion, and a count."""
+
+    def __init__(self, target: float | None):
+        self.target = target
+        self.returns: deque[float] = deque(maxlen=SOLVED_WINDOW)
+        self.episodes = 0
+
+    def add(self, returns: np.ndarray) -> None:
+        self.returns.extend(returns.tolist())
+        self.episodes += len(returns)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns)) if self.returns else math.nan
+
+    @property
+    def solved(self) -> bool:
+        """The last 100 episodes are in, and their mean return reaches the target."""
+        full = len(self.returns) == SOLVED_WINDOW
+        return self.target is not None and full and self.mean >= self.target
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"returns": list(self.returns), "episodes": self.episodes}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.returns.extend(float(r) for r in state["returns"])
+        self.episodes = int(state["episodes"])
+
+
+def episodic_step(
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    envs: Any,
+    generator: torch.Generator,
+    run: Run,
+    recent: RecentReturns,
+    settings: EpisodicConfig,
+) -> Episodes:
+    """One episodic REINFORCE update: whole episodes, each log-probability weighted by its
+    discounted reward-to-go, one optimiser step. Returns the batch of episodes."""
+    batch = collect_episodes(envs, policy, generator)  # the first episode of each environment
+    loss = episodic_loss(
+        policy, batch, gamma=settings.gamma, loss_reduction=settings.loss_reduction,
+        normalize_returns=settings.normalize_returns, entropy_coef=settings.entropy_coef,
+    )  # fmt: skip
+
+    optimizer.zero_grad()
+    loss.backward()
+    average_gradients(policy)  # under torchrun: the mean over every process's episodes
+    run.check_finite(loss)  # a NaN or infinity stops here, before it reaches the parameters
+    lengths, returns = parallel.gather_episodes(batch)  # every process's, so all stop together
+    recent.add(returns)
+    run.advance(int(lengths.sum()), final=recent.solved)  # env steps; once solved, the last
+    _log_episodes(run, lengths, returns)
+    if run.logging:
+        run.log(_scalars(loss, policy, batch, recent))
+    optimizer.step()
+    return batch
 
 
 def train_episodic(
@@ -172,13 +212,14 @@ def train_episodic(
 ) -> EpisodicResult:
     """Train `policy` in place with episodic REINFORCE on a Gymnasium environment.
 
-    `env` is a Gymnasium id (default: the `env_id` setting) with `make_kwargs` for `gymnasium.make`,
-    or a callable returning a new env. Settings are the fields of `EpisodicConfig` as keyword
-    arguments (`total_steps`, `episodes_per_update=16`, `optimizer="adam"`, `lr=0.01`, `gamma=0.99`,
-    `loss_reduction`, `normalize_returns`, `entropy_coef=0`, `target_return="auto"`, `seed`,
-    `logdir=None` (no files) or a folder, `run_name`, `log_every`, `save_every`) or a `config`.
-    Stops once solved, when the budget is spent, or after the current update when `stop` sees a
-    signal. `resume` continues a run exactly.
+    `env` is a Gymnasium id (default: the `env_id` setting) with `make_kwargs` for
+    `gymnasium.make`, or a callable returning a new env. Settings are the fields of
+    `EpisodicConfig` as keyword arguments (`total_steps`, `episodes_per_update=16`,
+    `optimizer="adam"`, `lr=0.01`, `gamma=0.99`, `loss_reduction`, `normalize_returns`,
+    `entropy_coef=0`, `target_return="auto"`, `seed`, `logdir=None` (no files) or a folder,
+    `run_name`, `log_every`, `save_every`) or a `config`. Stops once solved, when the budget is
+    spent, or after the current update when `stop` sees a signal. `resume` continues a run
+    exactly.
     """
     cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
     env = cfg.env_id if env is None else env
@@ -189,58 +230,30 @@ def train_episodic(
     target, rule = _target(cfg.target_return, info)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     envs = make_envs(env, cfg.episodes_per_update, **(make_kwargs or {}))
-    recent: deque[float] = deque(maxlen=SOLVED_WINDOW)  # returns of the last 100 episodes
-    episodes, batch = 0, None
-
-    def state() -> dict:
-        return {"envs": env_rng_states(envs), "recent": list(recent), "episodes": episodes}
-
+    envs.reset(seed=parallel.rank_seed(cfg.seed, parallel.current()))  # seeds each env once
+    recent = RecentReturns(target)
     run = Run(
         "episodic", cfg, policy, optimizer, total=cfg.total_steps, resume=resume, stop=stop,
-        verbose=verbose, unit="env step", state=state, record={"env": info.name, "target": rule},
-        rows=cfg.episodes_per_update,
+        verbose=verbose, unit="env step", record={"env": info.name, "target": rule},
+        state={"envs": EnvRandomState(envs), "recent": recent}, rows=cfg.episodes_per_update,
+        show={"mean return": "charts/mean_return_100"},
         histogram_every=1,  # an update runs whole episodes (~0.2 s); its histograms ~5 ms
     )  # fmt: skip
-    if run.resumed is None and target is not None:
-        # drawn together, the target keeps its line in view under TensorBoard's default "ignore
-        # outliers" scaling (a chart's 5th to 95th percentile), which leaves out the end of a
-        # lone rising curve
-        run.log.charts({"episodic": {"mean return of the last 100 episodes, and the target": [
+    if target is not None:  # drawn with the return, the target stays in the chart's view
+        run.charts({"episodic": {"mean return of the last 100 episodes, and the target": [
             "charts/mean_return_100", "charts/target_return"]}})  # fmt: skip
-    envs.reset(seed=parallel.rank_seed(cfg.seed, run.world))  # seeds each sub-environment once
     generator = run.generator()
-    if run.resumed is not None:
-        with run.restoring():
-            set_env_rng_states(envs, run.resumed["envs"])
-            recent.extend(float(r) for r in run.resumed["recent"])
-            episodes = int(run.resumed["episodes"])
-    solved = run.finished = _solved(recent, target)  # a resumed run may be solved already
+    run.finished = recent.solved  # a resumed run may be solved already
+    batch = None
     with closing(envs), run:
-        for env_steps in run.steps():
-            batch = collect_episodes(envs, policy, generator)
-            loss = episodic_loss(
-                policy, batch, gamma=cfg.gamma, loss_reduction=cfg.loss_reduction,
-                normalize_returns=cfg.normalize_returns, entropy_coef=cfg.entropy_coef,
-            )  # fmt: skip
-            loss.backward()
-
-            lengths, returns = _every_rank(batch, run.world)
-            _log_episodes(run, env_steps, lengths, returns)
-            episodes += len(lengths)
-            recent.extend(returns.tolist())
-            solved = _solved(recent, target)
-            run.update(
-                loss, units=int(lengths.sum()), final=solved,
-                log=lambda: _scalars(loss, run, policy, batch, recent, target),
-                show=lambda: {"episodes": episodes, "mean return": float(np.mean(recent))},
-            )  # fmt: skip
+        for _ in run.steps():
+            batch = episodic_step(policy, optimizer, envs, generator, run, recent, cfg)
     entropy = _entropy(policy, batch) if batch is not None else math.nan
     return EpisodicResult(
-        solved=solved, target=target, target_rule=rule, episodes=episodes, env_steps=run.done,
-        seconds=run.seconds, mean_return=float(np.mean(recent)) if recent else math.nan,
-        entropy=entropy, entropy_collapsed=not solved and _collapsed(entropy, info),
-        run_dir=run.run_dir, checkpoint=run.checkpoint, interrupted=run.interrupted,
-        history=run.history,
+        solved=recent.solved, target=target, target_rule=rule, episodes=recent.episodes,
+        env_steps=run.step, seconds=run.seconds, mean_return=recent.mean, entropy=entropy,
+        entropy_collapsed=not recent.solved and _collapsed(entropy, info), run_dir=run.run_dir,
+        checkpoint=run.checkpoint, interrupted=run.interrupted, history=run.history,
     )  # fmt: skip
 
 
@@ -255,21 +268,18 @@ def _check_fits(policy: Policy, info: EnvInfo) -> None:
         if info.num_actions is not None
         else policy.act_dim == info.act_dim
     )
-    actions = (
-        f"{info.num_actions} discrete actions"
-        if info.num_actions is not None
-        else f"{info.act_dim}-dimensional continuous actions"
-    )
-    mine = (
-        f"{policy.num_actions} discrete actions"
-        if policy.num_actions is not None
-        else f"{policy.act_dim}-dimensional continuous actions"
-    )
     require(
         takes and gives,
-        f"{info.name} has observations of shape {info.obs_shape} and {actions}; the policy takes "
-        f"{policy.obs_shape or (policy.obs_dim,)} and gives {mine}",
+        f"{info.name} has observations of shape {info.obs_shape} and {_actions(info)}; the policy "
+        f"takes {policy.obs_shape or (policy.obs_dim,)} and gives {_actions(policy)}",
     )
+
+
+def _actions(has: Any) -> str:
+    """The kind of actions of an env's `EnvInfo` or of a policy, in words."""
+    if has.num_actions is not None:
+        return f"{has.num_actions} discrete actions"
+    return f"{has.act_dim}-dimensional continuous actions"
 
 
 def _target(setting: float | str | None, info: EnvInfo) -> tuple[float | None, str]:
@@ -282,29 +292,20 @@ def _target(setting: float | str | None, info: EnvInfo) -> tuple[float | None, s
     return float(setting), "--target-return"
 
 
-def _solved(recent: deque[float], target: float | None) -> bool:
-    """Solved: the last SOLVED_WINDOW episodes are in, and their mean return reaches the target."""
-    return target is not None and len(recent) == SOLVED_WINDOW and float(np.mean(recent)) >= target
-
-
 def _scalars(
-    loss: torch.Tensor,
-    run: Run,
-    policy: Policy,
-    batch: Episodes,
-    recent: deque[float],
-    target: float | None,
-) -> dict:
-    """What an episodic logging point records (before the optimiser step)."""
-    return {
-        **({"charts/target_return": target} if target is not None else {}),
+    loss: torch.Tensor, policy: Policy, batch: Episodes, recent: RecentReturns
+) -> dict[str, float | torch.Tensor]:
+    """What an episodic logging point records, before the optimiser step."""
+    grad_norms = [p.grad.norm() for p in policy.parameters() if p.grad is not None]
+    values = {
         "loss/episodic": loss,
-        "grad/norm": torch.nn.utils.clip_grad_norm_(
-            run.params, math.inf
-        ),  # no limit: clips nothing
+        "grad/norm": torch.stack(grad_norms).norm() if grad_norms else 0.0,
         "policy/entropy": _entropy(policy, batch),
-        "charts/mean_return_100": float(np.mean(recent)),
+        "charts/mean_return_100": recent.mean,
     }
+    if recent.target is not None:
+        values["charts/target_return"] = recent.target
+    return values
 
 
 def _entropy(policy: Policy, batch: Episodes) -> float:
@@ -318,33 +319,20 @@ def _collapsed(entropy: float, info: EnvInfo) -> bool:
     return info.num_actions is not None and entropy < COLLAPSED * math.log(info.num_actions)
 
 
-def _every_rank(batch: Episodes, world: parallel.World) -> tuple[np.ndarray, np.ndarray]:
-    """The lengths and returns of the batch's episodes, of every rank under torchrun: the ranks
-    count the same episodes, so they stop together."""
-    if world.size == 1:
-        return batch.lengths, batch.returns
-    device = batch.obs.device
-    lengths = parallel.gather(batch.lengths, device).astype(np.int64)
-    return lengths, parallel.gather(batch.returns, device)
-
-
-def _log_episodes(run: Run, env_steps: int, lengths: np.ndarray, returns: np.ndarray) -> None:
+def _log_episodes(run: Run, lengths: np.ndarray, returns: np.ndarray) -> None:
     """One point per finished episode, at the environment step where it ended: the steps all the
-    environments had taken by then, on top of the `env_steps` of earlier batches."""
-    # all N environments step together: when the k-th shortest episode ends, the ones before it
-    # have ended at their own lengths and the N - k others have run as long as it (O(N log N);
-    # the N x N table of pairwise minima it replaces asked 75 GiB at N = 100,000)
+    environments had taken by then, on top of the `run.step` of earlier batches.
+
+    All N environments step together: when the k-th shortest episode ends, the ones before it have
+    ended at their own lengths and the N - k others have run as long as it.
+    """
     order = np.argsort(lengths, kind="stable")
     shortest_first = lengths[order].astype(np.int64)
-    ended_at = (
-        env_steps
-        + np.cumsum(shortest_first)
-        - shortest_first
-        + shortest_first * np.arange(len(order), 0, -1)
-    )
+    ran_as_long = shortest_first * np.arange(len(order), 0, -1)
+    ended_at = run.step + np.cumsum(shortest_first) - shortest_first + ran_as_long
     for i, step in zip(order, ended_at):
         values = {
             "charts/episodic_return": float(returns[i]),
             "charts/episodic_length": int(lengths[i]),
         }
-        run.log.scalars(int(step), values)
+        run.log_at(int(step), values)

@@ -27,7 +27,7 @@ import torch
 from pg.episodes import collect_episodes, make_envs
 from pg.policy import GaussianMLPPolicy, HungerPolicy, MLPPolicy, Policy, evaluating
 from pg.run import checkpoint
-from pg.run.config import check_int, require
+from pg.run.settings import check_int, require
 
 __all__ = ["evaluate", "load_policy"]
 

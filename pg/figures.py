@@ -1,24 +1,27 @@
 """Figures: the article's "error against bias" graph, drawn from numbers the trainers compute.
 
 Each function takes plain sequences, draws with matplotlib's object API (no pyplot, no global
-state, no display needed) and returns the encoded PNG, rendered once; `RunLogger.png` saves those
-bytes in the run folder and logs the same bytes to TensorBoard.
+state, no display needed) and returns the `Figure`; the run renders it once, into TensorBoard's
+Images tab and a PNG in the run folder (`Run.log_figure`).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["loss_curve_png", "reward_curve_png"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["loss_curve", "reward_curve"]
 
 # Fixed margins: matplotlib's constrained layout would double the time to render a figure.
 MARGINS = {"left": 0.12, "right": 0.97, "top": 0.95, "bottom": 0.08, "hspace": 0.1}
 
 
-def loss_curve_png(
+def loss_curve(
     biases: Sequence[float],
     loss: Sequence[float],
     slope: Sequence[float],
@@ -26,18 +29,16 @@ def loss_curve_png(
     *,
     loss_name: str = "MSE",
     title: str = "",
-) -> bytes:
+) -> Figure:
     """Loss against bias, its derivative, and the derivative's size on a log scale.
 
     `path` is the bias at successive logging points: the first is marked as the start, the last
     as the end, so a stall in a flat region shows as points piling up where the slope is ~0. The
     log panel shows how flat "flat" is: the slope falls by orders of magnitude there.
     """
-    from matplotlib.figure import Figure  # lazy: only runs that draw pay for matplotlib
     from matplotlib.ticker import NullLocator
 
-    fig = Figure(figsize=(7.0, 7.0))
-    fig.subplots_adjust(**MARGINS)
+    fig = _figure(7.0, 7.0)
     top, bottom, magnified = fig.subplots(3, 1, sharex=True, height_ratios=(3, 2, 2))
     top.plot(biases, loss, color="tab:blue", label=loss_name)
     bottom.plot(biases, slope, color="tab:orange", label=f"d{loss_name}/d bias")
@@ -62,10 +63,10 @@ def loss_curve_png(
         ax.legend(loc="best", fontsize=8)
         ax.grid(alpha=0.3)
 
-    return _png(fig)
+    return fig
 
 
-def reward_curve_png(
+def reward_curve(
     biases: Sequence[float],
     reward: Sequence[float],
     slope: Sequence[float],
@@ -74,16 +75,13 @@ def reward_curve_png(
     *,
     samples: int,
     optimal: float,
-) -> bytes:
+) -> Figure:
     """Expected reward J against bias (top); dJ/db and REINFORCE's guesses of it (bottom).
 
     `guesses` holds (bias, mean, std, standard error) of `samples` single-sample estimates of
     dJ/db: the light bar is the spread of one guess, the dark bar the uncertainty of their mean.
     """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.0, 6.0))
-    fig.subplots_adjust(**MARGINS)
+    fig = _figure(7.0, 6.0)
     top, bottom = fig.subplots(2, 1, sharex=True)
     top.plot(biases, reward, color="tab:blue", label="expected reward J (exact)")
     top.axhline(
@@ -122,7 +120,7 @@ def reward_curve_png(
     for ax in (top, bottom):
         ax.legend(loc="best", fontsize=8)
         ax.grid(alpha=0.3)
-    return _png(fig)
+    return fig
 
 
 def _mark_path(ax, path: Sequence[float], xs: Sequence[float], ys: Sequence[float]) -> None:
@@ -137,11 +135,13 @@ def _mark_path(ax, path: Sequence[float], xs: Sequence[float], ys: Sequence[floa
     )
 
 
-def _png(fig) -> bytes:
-    """Render once, to PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    return buffer.getvalue()
+def _figure(width: float, height: float) -> Figure:
+    """An empty figure of that size in inches, at 90 dots an inch."""
+    from matplotlib.figure import Figure  # only runs that draw pay for importing matplotlib
+
+    fig = Figure(figsize=(width, height), dpi=90)
+    fig.subplots_adjust(**MARGINS)
+    return fig
 
 
 def _interp(x: float, xs: Sequence[float], ys: Sequence[float]) -> float:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from pg.run.config import UsageError, require
+from pg.run.settings import UsageError, require
 
 if TYPE_CHECKING:  # annotations only: the loss reads the batch's fields
     from pg.episodes import Episodes

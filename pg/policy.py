@@ -254,9 +254,9 @@ class MLPPolicy(Policy):
 
     def __init__(
         self,
-        obs_dim: int = 1,
+        obs_dim: int,
+        num_actions: int,
         hidden: Sequence[int] = (64, 64),
-        num_actions: int = 2,
         activation: str | type[nn.Module] = "tanh",
     ):
         super().__init__()

@@ -37,17 +37,18 @@ from pg.optim import make_optimizer
 from pg.policy import Policy, evaluating, sample_actions, trained_bias
 from pg.run import Run
 from pg.run.checkpoint import Checkpoint
-from pg.run.config import (
+from pg.run.logger import parameter_scalars
+from pg.run.parallel import average_gradients
+from pg.run.settings import (
     MAX_LR,
+    RunSettings,
     check_choice,
     check_int,
     check_positive,
-    check_run_settings,
     require,
     resolve,
     setting,
 )
-from pg.run.logger import parameter_values, policy_scalars, scalar_parameters
 from pg.run.stopping import GracefulStop
 
 __all__ = [
@@ -66,7 +67,7 @@ GUESSES = 2000  # single-sample gradient estimates per bias in the figure
 
 
 @dataclass
-class ReinforceConfig:
+class ReinforceConfig(RunSettings):
     """Settings of `train_reinforce` and of `scripts/train_reinforce.py` (as --kebab-case flags)."""
 
     steps: int = setting(300, "optimiser steps in all (a resumed run continues up to this total)")
@@ -84,22 +85,6 @@ class ReinforceConfig:
         "subtract a running mean of earlier batches' rewards from each reward",
         choices=("none", "mean"),
     )
-    seed: int = setting(
-        0, "seeds the sampling generator and torch (initial weights of bigger networks)"
-    )
-    logdir: str | None = setting(
-        None, "root folder of the TensorBoard runs (None: no run folder, events or checkpoints)"
-    )
-    run_name: str | None = setting(
-        None, "run folder name under LOGDIR/reinforce (default: <time>-seed<SEED>)"
-    )
-    log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
-    save_every: int = setting(
-        1000, "save a checkpoint every N steps, and always at the end (0: only at the end)"
-    )
-    threads: int | None = setting(
-        None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
-    )
     figure: bool = setting(
         True,
         "save the reward-against-bias figure in the run folder at the end (about 1 s of "
@@ -107,12 +92,12 @@ class ReinforceConfig:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         check_int("steps", self.steps, 1)
         check_int("batch_size", self.batch_size, 1, MAX_BATCH)
         check_choice("optimizer", self.optimizer, ("sgd", "adam"))
         check_positive("lr", self.lr, MAX_LR)
         check_choice("baseline", self.baseline, ("none", "mean"))
-        check_run_settings(self)
 
 
 @dataclass
@@ -127,39 +112,38 @@ class ReinforceResult:
     run_dir: Path | None  # None when logging was off
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[
-        str, list[float]
-    ]  # 'step' and every scalar tag, at each logging point of this call
+    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point
 
 
 def reinforce_step(
     policy: Policy,
+    optimizer: torch.optim.Optimizer,
     env: HungerBandit,
-    batch_size: int,
     generator: torch.Generator,
-    baseline: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """One REINFORCE step on the hunger bandit, up to the gradient: returns (loss, (N,) rewards).
-
-    Sample hunger, let the policy choose, guess each choice was right, weight the guess by its
-    reward; backward leaves the gradient of the loss in the parameters' `.grad`. The optimiser
-    step is the caller's (`Run.update` takes it after checking the gradient is finite).
-    """
-    # check_values=False: these tensors are our own, so the scans for NaN are skipped; on a GPU
-    # each scan is a device sync per step (see "Performance" in the README)
-    hunger = env.sample_hunger(
-        batch_size, generator, next(policy.parameters()).dtype
-    )  # (N,) ~ U[0, 1]
+    run: Run,
+    batch_size: int,
+    baseline: MeanBaseline | None = None,
+) -> Tensor:
+    """One REINFORCE update on the hunger bandit: sample rounds, guess that each choice was
+    right, weight each guess by its reward, step. Returns the (N,) rewards."""
+    dtype = next(policy.parameters()).dtype
+    hunger = env.sample_hunger(batch_size, generator, dtype)  # (N,) hunger ~ U[0, 1]
     dist = policy.distribution(hunger, check_values=False)  # Bernoulli: p(B) for each hunger
     action = sample_actions(dist, generator)  # (N,) 0 = Place A, 1 = Place B: the guess
-    reward = env.reward(
-        hunger, action, generator, check_values=False
-    )  # (N,) +1 if it suited, else -1
-    loss = reinforce_loss(
-        dist.log_prob(action), reward, baseline, check_values=False
-    )  # -mean(reward * log p)
-    loss.backward()
-    return loss, reward
+    reward = env.reward(hunger, action, generator, check_values=False)  # (N,) +1 suits, -1 not
+    b = baseline.value if baseline is not None else None  # earlier batches' mean reward
+    loss = reinforce_loss(dist.log_prob(action), reward, b, check_values=False)
+
+    optimizer.zero_grad()
+    loss.backward()  # on average, -dJ/d(parameters)
+    average_gradients(policy)  # under torchrun: the mean over every process's rounds
+    run.check_finite(loss)  # a NaN or infinity stops here, before it reaches the parameters
+    if run.logging:
+        run.log(_scalars(policy, env, loss, reward, baseline))
+    optimizer.step()
+    if baseline is not None:
+        baseline.update(reward)  # after the step: a baseline never sees the batch it weights
+    return reward
 
 
 def train_reinforce(
@@ -177,12 +161,12 @@ def train_reinforce(
     Settings are the fields of `ReinforceConfig`, as keyword arguments (`steps=300`,
     `batch_size=8192`, `optimizer="sgd"`, `lr=10.0`, `baseline="none"` or `"mean"`, `seed=0`,
     `logdir=None` (no files) or a folder, `run_name`, `log_every`, `save_every`, `figure`) or as a
-    `config`. `env` defaults to `HungerBandit()`. `resume` (from `pg.run.checkpoint.load`) continues
-    that run exactly, in its folder, up to `steps` in all; `stop` (a `GracefulStop`) ends training
-    after the current step when a signal arrives. Raises `UsageError` (a ValueError) for a bad
-    setting or run folder before any training is done, and `NonFiniteError` at the first NaN or
-    infinity. Inside a torch.distributed process group (torchrun) every rank samples its own
-    `batch_size` rounds and the gradients are averaged (see `pg.run.parallel`).
+    `config`. `env` defaults to `HungerBandit()`. `resume` (from `pg.run.checkpoint.load`)
+    continues that run exactly, in its folder, up to `steps` in all; `stop` (a `GracefulStop`)
+    ends training after the current step when a signal arrives. Raises `UsageError` (a
+    ValueError) for a bad setting or run folder before any training is done, and
+    `NonFiniteError` at the first NaN or infinity. Inside a torch.distributed process group
+    (torchrun) every rank samples its own `batch_size` rounds and the gradients are averaged.
     """
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
@@ -193,57 +177,42 @@ def train_reinforce(
     )
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     baseline = MeanBaseline() if cfg.baseline == "mean" else None
-    scalar_params = scalar_parameters(policy)
     run = Run(
         "reinforce", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
         verbose=verbose, record={"env": repr(env)}, rows=cfg.batch_size,
-        state=lambda: {"baseline": baseline.state_dict() if baseline is not None else None},
+        state={"baseline": baseline} if baseline is not None else {},
+        show={"reward": "reward/average"},
     )  # fmt: skip
     generator = run.generator()
-    if run.resumed is None:  # the README's reference line: J against the best it can reach
-        run.log.charts({"REINFORCE": {"expected reward J and the best reachable": REWARD_LINES}})
-    if baseline is not None and run.resumed is not None:
-        with run.restoring():
-            baseline.load_state_dict(run.resumed["baseline"])
-    optimal = env.optimal_reward(policy)
+    run.charts({"REINFORCE": {"expected reward J and the best reachable": REWARD_LINES}})
     tail = _Tail(run.start, cfg.steps)  # the result's average reward: the last 20% of the steps
 
     with run:
         for step in run.steps():
-            value = baseline.value if baseline is not None else None
-            loss, reward = reinforce_step(policy, env, cfg.batch_size, generator, value)
-            run.update(
-                loss,
-                log=lambda: _scalars(policy, env, loss, reward, optimal, baseline),
-                show=lambda: {**parameter_values(scalar_params), "reward": reward.mean().item()},
+            reward = reinforce_step(
+                policy, optimizer, env, generator, run, cfg.batch_size, baseline
             )
-            if baseline is not None:  # after the step: it only ever holds earlier batches
-                baseline.update(reward)
             tail.add(step, reward)
         with torch.no_grad(), evaluating(policy):
             expected = env.expected_reward(policy).item()
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
             path = run.history.get("policy/bias", []) + [policy.bias.item()]
             generator = torch.Generator(device=run.device).manual_seed(cfg.seed)
-            png = _reward_curve_png(env, policy, path, generator)
-            run.log.png("figures/reward_vs_bias", png, run.done, "reward_vs_bias.png")
+            run.log_figure("figures/reward_vs_bias", _reward_curve(env, policy, path, generator),
+                           "reward_vs_bias.png")  # fmt: skip
 
     return ReinforceResult(
-        average_reward=tail.mean(), expected_reward=expected, optimal_reward=optimal,
-        steps=run.done, seconds=run.seconds, run_dir=run.run_dir, checkpoint=run.checkpoint,
-        interrupted=run.interrupted, history=run.history,
+        average_reward=tail.mean(), expected_reward=expected,
+        optimal_reward=env.optimal_reward(policy), steps=run.step, seconds=run.seconds,
+        run_dir=run.run_dir, checkpoint=run.checkpoint, interrupted=run.interrupted,
+        history=run.history,
     )  # fmt: skip
 
 
 def _scalars(
-    policy: Policy,
-    env: HungerBandit,
-    loss: Tensor,
-    reward: Tensor,
-    optimal: float,
-    baseline: MeanBaseline | None,
+    policy: Policy, env: HungerBandit, loss: Tensor, reward: Tensor, baseline: MeanBaseline | None
 ) -> dict[str, float | Tensor]:
-    """What a REINFORCE logging point records (before the optimiser step); exact values are
+    """What a REINFORCE logging point records, before the optimiser step; exact values are
     computed in eval mode."""
     with torch.no_grad(), evaluating(policy):
         p_b = policy(torch.tensor(PROBE_HUNGER, dtype=reward.dtype, device=reward.device))  # (4,)
@@ -251,9 +220,9 @@ def _scalars(
             "loss/reinforce": loss,
             "reward/average": reward.mean(),
             "reward/expected": env.expected_reward(policy),
-            "reward/optimal": optimal,
+            "reward/optimal": env.optimal_reward(policy),
             **{f"p_b/hunger_{h:g}": p for h, p in zip(PROBE_HUNGER, p_b)},
-            **policy_scalars(policy),
+            **parameter_scalars(policy),
         }
     if baseline is not None and baseline.value is not None:
         values["reward/baseline"] = baseline.value
@@ -313,9 +282,7 @@ class _LogProb(torch.nn.Module):
         return self.policy.distribution(obs).log_prob(action)
 
 
-def _reward_curve_png(
-    env: HungerBandit, policy: Policy, path: list[float], generator: torch.Generator
-) -> bytes:
+def _reward_curve(env: HungerBandit, policy: Policy, path: list[float], generator: torch.Generator):
     """J against the bias with its exact derivative, and REINFORCE's guesses of that derivative.
 
     At a few biases, many single-sample estimates are drawn: each is a wild guess (the error bar
@@ -337,6 +304,6 @@ def _reward_curve_png(
             probe.bias.fill_(b)
         g = single_sample_gradients(probe, env, GUESSES, generator)
         guesses.append((b, g.mean().item(), g.std().item(), g.std().item() / GUESSES**0.5))
-    return figures.reward_curve_png(
+    return figures.reward_curve(
         biases, curve, slope, path, guesses, samples=GUESSES, optimal=env.optimal_reward(policy)
     )

@@ -30,17 +30,18 @@ from pg.optim import OPTIMIZERS, make_optimizer
 from pg.policy import Policy, evaluating, trained_bias
 from pg.run import Run
 from pg.run.checkpoint import Checkpoint
-from pg.run.config import (
+from pg.run.logger import parameter_scalars
+from pg.run.parallel import average_gradients
+from pg.run.settings import (
     MAX_LR,
+    RunSettings,
     check_choice,
     check_int,
     check_positive,
-    check_run_settings,
     require,
     resolve,
     setting,
 )
-from pg.run.logger import parameter_values, policy_scalars, scalar_parameters
 from pg.run.stopping import GracefulStop
 
 __all__ = ["SupervisedConfig", "SupervisedResult", "supervised_step", "train_supervised"]
@@ -49,7 +50,7 @@ MAX_PROBES = 16  # p(B) is logged at up to this many distinct training hunger va
 
 
 @dataclass
-class SupervisedConfig:
+class SupervisedConfig(RunSettings):
     """Settings of `train_supervised` and of `scripts/train_supervised.py` (as --kebab-flags)."""
 
     steps: int = setting(
@@ -63,22 +64,6 @@ class SupervisedConfig:
         choices=tuple(OPTIMIZERS),
     )
     lr: float = setting(0.1, "learning rate; for rprop, the initial step size")
-    seed: int = setting(
-        0, "random seed for torch (initial weights of bigger networks); names the run"
-    )
-    logdir: str | None = setting(
-        None, "root folder of the TensorBoard runs (None: no run folder, events or checkpoints)"
-    )
-    run_name: str | None = setting(
-        None, "run folder name under LOGDIR/supervised (default: <time>-seed<SEED>)"
-    )
-    log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
-    save_every: int = setting(
-        1000, "save a checkpoint every N steps, and always at the end (0: only at the end)"
-    )
-    threads: int | None = setting(
-        None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
-    )
     figure: bool = setting(
         True,
         "save the error-against-bias figure in the run folder at the end (about 1 s of "
@@ -86,10 +71,10 @@ class SupervisedConfig:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         check_int("steps", self.steps, 1)
         check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
         check_positive("lr", self.lr, MAX_LR)
-        check_run_settings(self)
 
 
 @dataclass
@@ -102,22 +87,33 @@ class SupervisedResult:
     run_dir: Path | None  # None when logging was off
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[
-        str, list[float]
-    ]  # 'step' and every scalar tag, at each logging point of this call
+    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point
 
 
-def supervised_step(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """One supervised step, up to the gradient: MSE against the labels, then backward.
+def supervised_step(
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    hunger: Tensor,
+    target: Tensor,
+    run: Run,
+    probes: dict[str, int],
+) -> Tensor:
+    """One supervised update: the error against the labels, its derivative, one optimiser step.
 
-    Returns the loss and the (N,) outputs p(B); the derivative of the error with respect to each
-    parameter is left in its `.grad` for the optimiser (for the bias:
-    (2/N) * sum((p - y) * p * (1 - p))).
+    `probes` names the examples whose p(B) is logged. Returns the loss before the step.
     """
     p_b = policy(hunger, check_values=False)  # (N,) p(B); the data were checked once, up front
     loss = F.mse_loss(p_b, target)  # mean over the N examples
-    loss.backward()
-    return loss, p_b
+
+    optimizer.zero_grad()
+    loss.backward()  # bias.grad = dMSE/db = (2/N) * sum((p - y) * p * (1 - p))
+    average_gradients(policy)  # under torchrun: the mean over the processes (all hold the data)
+    run.check_finite(loss)  # a NaN or infinity stops here, before it reaches the parameters
+    if run.logging:
+        p_b_at = {tag: p_b[i] for tag, i in probes.items()}
+        run.log({"loss/mse": loss, **p_b_at, **parameter_scalars(policy)})
+    optimizer.step()  # SGD: bias <- bias - lr * dMSE/db; Rprop: a step by its sign
+    return loss
 
 
 def train_supervised(
@@ -136,44 +132,34 @@ def train_supervised(
     Settings are the fields of `SupervisedConfig`, passed as keyword arguments (`steps=200`,
     `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir=None` (no files) or a folder, `run_name`,
     `log_every`, `save_every`, `figure`) or as a `config`. `verbose` prints the run folder and
-    progress. `resume` (from `pg.run.checkpoint.load`) continues that run exactly, in its folder, up
-    to `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a signal
-    arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder
-    before any training is done, and `NonFiniteError` at the first NaN or infinity.
+    progress. `resume` (from `pg.run.checkpoint.load`) continues that run exactly, in its folder,
+    up to `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a
+    signal arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or a bad run
+    folder before any training is done, and `NonFiniteError` at the first NaN or infinity.
     """
     cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
     hunger, target = _check_data(policy, hunger, target)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    scalar_params = scalar_parameters(policy)
     probes = _probe_indices(hunger)
     run = Run(
         "supervised", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
         verbose=verbose, record={"examples": len(target)}, rows=len(target),
+        show={"loss": "loss/mse"},
     )  # fmt: skip
     with run:
         for _ in run.steps():
-            loss, p_b = supervised_step(policy, hunger, target)
-            run.update(
-                loss,
-                log=lambda: {"loss/mse": loss, **_at(probes, p_b), **policy_scalars(policy)},
-                show=lambda: {**parameter_values(scalar_params), "loss": loss.item()},
-            )
+            supervised_step(policy, optimizer, hunger, target, run, probes)
         with torch.no_grad(), evaluating(policy):
             final_loss = F.mse_loss(policy(hunger), target).item()
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
             path = run.history.get("policy/bias", []) + [policy.bias.item()]
-            png = _mse_curve_png(policy, hunger, target, path)
-            run.log.png("figures/mse_vs_bias", png, run.done, "mse_vs_bias.png")
+            figure = _mse_curve(policy, hunger, target, path)
+            run.log_figure("figures/mse_vs_bias", figure, "mse_vs_bias.png")
 
     return SupervisedResult(
-        loss=final_loss, steps=run.done, seconds=run.seconds, run_dir=run.run_dir,
+        loss=final_loss, steps=run.step, seconds=run.seconds, run_dir=run.run_dir,
         checkpoint=run.checkpoint, interrupted=run.interrupted, history=run.history,
     )  # fmt: skip
-
-
-def _at(probes: dict[str, int], p_b: Tensor) -> dict[str, Tensor]:
-    """p(B) at the probed examples, by tag."""
-    return {tag: p_b[i] for tag, i in probes.items()}
 
 
 def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -226,7 +212,7 @@ def _probe_indices(hunger: Tensor) -> dict[str, int]:
 CURVE_ELEMENTS = 1 << 22  # (bias, example) pairs the figure's curve evaluates at once
 
 
-def _mse_curve_png(policy: Policy, hunger: Tensor, target: Tensor, path: list[float]) -> bytes:
+def _mse_curve(policy: Policy, hunger: Tensor, target: Tensor, path: list[float]):
     """The article's graph for this policy: MSE and dMSE/db over a range of biases.
 
     Every other parameter stays at its trained value; the bias is swapped in through
@@ -247,7 +233,7 @@ def _mse_curve_png(policy: Policy, hunger: Tensor, target: Tensor, path: list[fl
     with torch.no_grad():
         parts = [vmap(grad_and_value(mse_at))(some) for some in biases.split(chunk)]
     slope, loss = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-    return figures.loss_curve_png(
+    return figures.loss_curve(
         biases.tolist(),
         loss.tolist(),
         slope.tolist(),

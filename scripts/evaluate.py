@@ -1,10 +1,9 @@
 """Act with a trained policy: load a run's policy and run episodes with it.
 
-The program is `pg/commands/evaluate.py` (`--help` lists its flags); installed, it is also `pg-
-evaluate` and `python -m pg evaluate`.
+`--help` lists the flags; the program is `pg/commands/evaluate.py` (installed: `pg-evaluate`).
 """
 
-from pg.commands import launch
+from pg_launch import launch
 
 if __name__ == "__main__":
     raise SystemExit(launch("evaluate"))

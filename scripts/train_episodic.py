@@ -1,11 +1,10 @@
 """Episodic REINFORCE on any Gymnasium task (CartPole-v1 by default).
 
-The program is `pg/commands/train_episodic.py` (`--help` lists its flags); installed, it is also
-`pg-train-episodic` and `python -m pg train-episodic`. Its runs go to this checkout's `logs/`,
-from whatever folder it is started.
+`--help` lists the flags; the program is `pg/commands/train_episodic.py` (installed:
+`pg-train-episodic`). Its runs go to this checkout's `logs/`, from whatever folder it is started.
 """
 
-from pg.commands import checkout_logdir, launch
+from pg_launch import launch
 
 if __name__ == "__main__":
-    raise SystemExit(launch("train-episodic", logdir=checkout_logdir(__file__)))
+    raise SystemExit(launch("train_episodic", script=__file__))

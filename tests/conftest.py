@@ -56,9 +56,7 @@ def run_script(
 
 def script_module(name: str):
     """The program behind `scripts/<name>.py`: its module in `pg.commands`."""
-    from pg.commands import COMMANDS
-
-    return importlib.import_module(f"pg.commands.{COMMANDS[name.replace('_', '-')]}")
+    return importlib.import_module(f"pg.commands.{name}")
 
 
 def run_main(

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import pg
 from pg.run import checkpoint, cli
@@ -105,7 +106,7 @@ def test_a_resumed_reinforce_script_from_a_real_command_line_continues_exactly(
 def test_episodic_training_resumes_exactly_too(tmp_path):
     def policy():
         torch.manual_seed(1)
-        return pg.MLPPolicy(obs_dim=4, hidden=(16,))
+        return pg.MLPPolicy(obs_dim=4, hidden=(16,), num_actions=2)
 
     first = pg.train_episodic(policy(), total_steps=3000, run_name="split", logdir=str(tmp_path))
     resumed = pg.train_episodic(
@@ -229,7 +230,7 @@ def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_the_payload_never
 
 
 def test_a_checkpoint_of_another_model_is_refused_naming_what_differs(tmp_path):
-    mlp = pg.MLPPolicy(obs_dim=1, hidden=(4,))
+    mlp = pg.MLPPolicy(obs_dim=1, hidden=(4,), num_actions=2)
     result = pg.train_reinforce(mlp, steps=3, batch_size=64, logdir=str(tmp_path))
     resume = checkpoint.load(result.run_dir, "reinforce")
     with pytest.raises(checkpoint.CheckpointError) as caught:
@@ -244,7 +245,10 @@ def test_a_checkpoint_of_another_model_is_refused_naming_what_differs(tmp_path):
         checkpoint.CheckpointError, match=r"net.0.weight has shape \(8, 1\) here but \(4, 1\)"
     ):
         pg.train_reinforce(
-            pg.MLPPolicy(obs_dim=1, hidden=(8,)), steps=6, logdir=str(tmp_path), resume=resume
+            pg.MLPPolicy(obs_dim=1, hidden=(8,), num_actions=2),
+            steps=6,
+            logdir=str(tmp_path),
+            resume=resume,
         )
 
 
@@ -385,7 +389,7 @@ def test_an_env_id_with_a_module_part_is_imported_from_a_checkpoint_only_when_ty
     tmp_path, monkeypatch, capsys
 ):
     result = pg.train_episodic(
-        pg.MLPPolicy(4, (8,), 2), total_steps=200, logdir=str(tmp_path / "logs")
+        pg.MLPPolicy(4, 2, (8,)), total_steps=200, logdir=str(tmp_path / "logs")
     )
     state = checkpoint.load(result.run_dir).state
     state["settings"]["env_id"] = "this:CartPole-v1"  # importing `this` prints the Zen of Python

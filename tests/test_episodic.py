@@ -83,14 +83,17 @@ def test_histograms_come_every_10th_logging_point_and_at_the_last_by_default(tmp
     """The hunger trainers' steps take ~0.1 ms, a histogram ~0.2 ms: `Run`'s default cadence."""
     from pg.run import Run
 
-    policy = pg.MLPPolicy(2, (3,), 2)
+    policy = pg.MLPPolicy(2, 2, (3,))
     optimizer = torch.optim.SGD(policy.parameters(), lr=0.1)
     config = pg.ReinforceConfig(steps=25, log_every=1, logdir=str(tmp_path), figure=False)
     with Run("test", config, policy, optimizer, total=25) as run:
         for _ in run.steps():
             loss = policy.distribution(torch.ones(1, 2)).log_prob(torch.ones(1)).sum()
+            optimizer.zero_grad()
             loss.backward()
-            run.update(loss, log=lambda: {"loss/test": loss})
+            if run.logging:
+                run.log({"loss/test": loss})
+            optimizer.step()
     steps = [h.step for h in read_events(run.run_dir).Histograms("params/net.0.weight")]
     assert steps == [0, 10, 20, 24]
 
@@ -185,8 +188,8 @@ def test_each_episode_is_logged_at_the_environment_step_where_it_ended():
     from pg.episodic import _log_episodes
 
     logged = []
-    run = SimpleNamespace(log=SimpleNamespace(scalars=lambda step, v: logged.append((step, v))))
-    _log_episodes(run, 10, np.array([3, 1, 3, 2]), np.array([30.0, 10.0, 31.0, 20.0]))
+    run = SimpleNamespace(step=10, log_at=lambda step, values: logged.append((step, values)))
+    _log_episodes(run, np.array([3, 1, 3, 2]), np.array([30.0, 10.0, 31.0, 20.0]))
     assert [(s, v["charts/episodic_return"], v["charts/episodic_length"]) for s, v in logged] == [
         (14, 10.0, 1),
         (17, 20.0, 2),

@@ -118,7 +118,7 @@ def test_discrete_observations_reach_the_policy_one_hot():
     assert (info.obs_shape, info.num_actions, info.reward_threshold) == ((16,), 4, 0.7)
     envs = make_envs("FrozenLake-v1", 4)
     envs.reset(seed=0)
-    batch = collect_episodes(envs, pg.MLPPolicy(16, (), 4), torch.Generator().manual_seed(0))
+    batch = collect_episodes(envs, pg.MLPPolicy(16, 4, ()), torch.Generator().manual_seed(0))
     first = batch.obs[0]  # (4, 16): every episode starts in state 0
     assert torch.equal(
         first, torch.nn.functional.one_hot(torch.zeros(4, dtype=torch.long), 16).float()
@@ -129,7 +129,7 @@ def test_an_id_takes_make_kwargs_and_a_callable_may_wrap_its_env():
     info = describe_env("FrozenLake-v1", map_name="8x8", is_slippery=False)
     assert info.obs_shape == (64,)
     result = pg.train_episodic(
-        pg.MLPPolicy(64, (), 4), "FrozenLake-v1", make_kwargs={"map_name": "8x8"},
+        pg.MLPPolicy(64, 4, ()), "FrozenLake-v1", make_kwargs={"map_name": "8x8"},
         total_steps=500, target_return=None, logdir=None,
     )  # fmt: skip
     assert result.env_steps >= 500
@@ -139,7 +139,7 @@ def test_an_id_takes_make_kwargs_and_a_callable_may_wrap_its_env():
 
     envs = make_envs(short_cartpole, 3)
     envs.reset(seed=0)
-    batch = collect_episodes(envs, pg.MLPPolicy(4, (8,), 2), torch.Generator().manual_seed(0))
+    batch = collect_episodes(envs, pg.MLPPolicy(4, 2, (8,)), torch.Generator().manual_seed(0))
     assert batch.lengths.max() <= 5
 
 
@@ -162,7 +162,7 @@ def test_a_users_own_environment_trains_through_the_script_by_module_and_id(
 
 
 def test_target_none_trains_the_whole_budget_and_says_so():
-    policy = pg.MLPPolicy(4, (16,), 2)
+    policy = pg.MLPPolicy(4, 2, (16,))
     result = pg.train_episodic(policy, total_steps=3000, target_return=None, logdir=None)
     assert not result.solved and result.target is None and result.env_steps >= 3000
     assert result.target_rule == "no target, --target-return none: trained the whole budget"
@@ -203,7 +203,7 @@ def test_mountain_car_ends_unsolved_and_the_summary_says_the_entropy_collapsed(
 def test_the_trainers_compute_exact_values_in_eval_mode():
     class Dropping(pg.MLPPolicy):
         def __init__(self):
-            super().__init__(obs_dim=1, hidden=(32,))
+            super().__init__(obs_dim=1, num_actions=2, hidden=(32,))
             self.net.insert(1, torch.nn.Dropout(0.5))
 
     torch.manual_seed(0)

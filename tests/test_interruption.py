@@ -119,7 +119,9 @@ def test_supervised_and_episodic_training_stop_at_the_first_non_finite_value_too
             return super().logits(obs) * float("nan")
 
     with pytest.raises(checkpoint.NonFiniteError, match="non-finite loss at step 0: nan"):
-        pg.train_episodic(NanMLP(obs_dim=4, hidden=(8,)), total_steps=1000, logdir=None)
+        pg.train_episodic(
+            NanMLP(obs_dim=4, num_actions=2, hidden=(8,)), total_steps=1000, logdir=None
+        )
 
 
 def test_a_diverging_run_ends_the_script_with_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
@@ -344,7 +346,7 @@ def test_a_run_folder_in_use_is_refused_to_a_second_process(tmp_path, monkeypatc
 @pytest.mark.slow
 # a checkout's script and an installed command: both go through `pg.commands.launch`, as does
 # `python -m pg` (`import pg` loads no torch: test_commands.py)
-@pytest.mark.parametrize("how", ["scripts/train_cartpole.py", "pg-train-reinforce"])
+@pytest.mark.parametrize("how", ["scripts/train_episodic.py", "pg-train-reinforce"])
 def test_ctrl_c_while_the_program_is_still_importing_exits_130_without_a_traceback(tmp_path, how):
     if how.startswith("scripts/"):
         command = [sys.executable, script_copy(Path(how).stem, tmp_path)]

@@ -116,7 +116,7 @@ def test_supervised_and_episodic_training_run_on_the_gpu():
     policy = pg.HungerPolicy(device="cuda")
     pg.train_supervised(policy, *pg.article_data(), logdir=None)
     assert abs(policy.bias.item() + 10) < 0.1
-    mlp = pg.MLPPolicy(obs_dim=4).cuda()
+    mlp = pg.MLPPolicy(obs_dim=4, num_actions=2).cuda()
     assert pg.train_episodic(mlp, total_steps=3000, logdir=None).episodes > 0
 
 

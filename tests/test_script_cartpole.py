@@ -1,4 +1,4 @@
-"""`scripts/train_cartpole.py` run as a user runs it."""
+"""`scripts/train_episodic.py` run as a user runs it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def test_the_script_with_defaults_solves_cartpole_and_its_saved_policy_earns_475
     tmp_path, monkeypatch, capsys
 ):
     # one test, so that the default run (about 20 s here) is trained once, not once a check
-    done = run_script("train_cartpole", cwd=tmp_path)
+    done = run_script("train_episodic", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     (run_dir,) = (tmp_path / "logs" / "episodic").iterdir()
     lines = done.stdout.splitlines()
@@ -51,7 +51,7 @@ def test_the_script_with_defaults_solves_cartpole_and_its_saved_policy_earns_475
 def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(
-        "train_cartpole",
+        "train_episodic",
         "--total-steps",
         "500",
         "--hidden",
@@ -90,18 +90,18 @@ def test_bad_input_exits_2_with_one_line_and_no_run_folder(
     tmp_path, monkeypatch, capsys, args, words
 ):
     monkeypatch.chdir(tmp_path)
-    result = run_main("train_cartpole", *args, monkeypatch=monkeypatch, capsys=capsys)
-    assert_refused(*result, "train_cartpole", words, tmp_path / "logs")
+    result = run_main("train_episodic", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert_refused(*result, "train_episodic", words, tmp_path / "logs")
 
 
 @pytest.mark.slow
 def test_a_bad_environment_from_a_real_command_line_gives_no_traceback(tmp_path):
-    done = run_script("train_cartpole", "--env-id", "NoSuchEnv-v0", cwd=tmp_path)
+    done = run_script("train_episodic", "--env-id", "NoSuchEnv-v0", cwd=tmp_path)
     assert_refused(
         done.returncode,
         done.stdout,
         done.stderr,
-        "train_cartpole",
+        "train_episodic",
         "cannot make environment",
         tmp_path / "logs",
     )
@@ -115,12 +115,12 @@ def test_episodes_that_outgrow_the_batch_bound_end_the_run_in_one_line_exit_1(
     first steps pass it: 16 observations of 4 values, 16 actions, rewards and masks a step.)"""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("pg.episodes.MAX_BATCH_VALUES", 500)
-    code, out, err = run_main("train_cartpole", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
+    code, out, err = run_main("train_episodic", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 1 and out == "" and len(err.splitlines()) == 1, err
     # 16 x 4 + 16 + 16 + 16 = 112 values a step: over 500 at the 5th, when every random
     # episode still runs (they last 8 steps or more)
     assert err.startswith(
-        "train_cartpole.py: error: 16 of 16 episodes still running after 5 steps: the batch "
+        "train_episodic.py: error: 16 of 16 episodes still running after 5 steps: the batch "
         "would pass 500 values;"
     ), err
     assert "max_episode_steps" in err

@@ -152,7 +152,7 @@ def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, args, w
 
 
 @pytest.mark.parametrize(
-    "script", ["train_supervised", "train_reinforce", "train_episodic", "evaluate", "benchmark"]
+    "script", ["train_supervised", "train_reinforce", "train_episodic", "evaluate"]
 )
 def test_help_fits_an_80_column_terminal(script, monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "80")  # argparse wraps its own lines to the terminal's width

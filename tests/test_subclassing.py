@@ -49,7 +49,7 @@ def test_a_subclass_written_here_trains_with_reinforce_and_its_exact_reward_is_l
 def test_an_mlp_with_all_weights_trained_learns_the_threshold_policy_by_both_paths(path):
     env = pg.HungerBandit()
     torch.manual_seed(0)
-    policy = pg.MLPPolicy(obs_dim=1, hidden=(16, 16))
+    policy = pg.MLPPolicy(obs_dim=1, hidden=(16, 16), num_actions=2)
     if path == "reinforce":
         result = pg.train_reinforce(policy, env, optimizer="adam", lr=0.05, steps=300, logdir=None)
         assert result.average_reward >= 0.95
@@ -62,7 +62,7 @@ def test_an_mlp_with_all_weights_trained_learns_the_threshold_policy_by_both_pat
 
 
 def test_an_mlp_policy_takes_observations_of_any_width():
-    policy = pg.MLPPolicy(obs_dim=3, hidden=(8,))
+    policy = pg.MLPPolicy(obs_dim=3, hidden=(8,), num_actions=2)
     assert policy(torch.rand(5, 3)).shape == (5,)
     with pytest.raises(ValueError, match=r"obs must have shape \(N, 3\), got \(5, 2\)"):
         policy(torch.rand(5, 2))
@@ -114,9 +114,9 @@ def test_a_k_action_hook_of_the_wrong_shape_is_refused_naming_the_hook():
 
 def test_mlp_settings_are_checked():
     with pytest.raises(ValueError, match="activation must be one of"):
-        pg.MLPPolicy(activation="swish")
+        pg.MLPPolicy(1, 2, activation="swish")
     with pytest.raises(ValueError, match="hidden sizes must be positive"):
-        pg.MLPPolicy(hidden=(0,))
+        pg.MLPPolicy(1, 2, hidden=(0,))
 
 
 def test_ideal_outputs_are_1_above_the_threshold():

@@ -245,7 +245,7 @@ def test_a_library_call_writes_no_files_unless_given_a_logdir(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     supervised = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=3)
     reinforce = pg.train_reinforce(pg.HungerPolicy(), steps=3, batch_size=8)
-    episodic = pg.train_episodic(pg.MLPPolicy(4, hidden=(8,)), total_steps=50)
+    episodic = pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), total_steps=50)
     assert supervised.run_dir is reinforce.run_dir is episodic.run_dir is None
     assert list(tmp_path.iterdir()) == []
 
@@ -293,8 +293,10 @@ def test_misuse_of_the_library_gets_a_clear_error_not_a_crash_deep_inside():
 def test_the_figure_s_curve_is_the_same_computed_a_few_biases_at_a_time(logdir, monkeypatch):
     # the curve is evaluated in chunks so that its memory does not grow with the data (a 16.7M-row
     # file once asked 27 GB); the chunking changes no value beyond float32 rounding
+    from matplotlib.figure import Figure
+
     drawn = []
-    monkeypatch.setattr(pg.figures, "loss_curve_png", lambda *a, **k: drawn.append(a) or b"png")
+    monkeypatch.setattr(pg.figures, "loss_curve", lambda *a, **k: drawn.append(a) or Figure())
     for elements in (1 << 22, 8):  # all 401 biases at once; then 2 biases of 4 examples a time
         monkeypatch.setattr(pg.supervised, "CURVE_ELEMENTS", elements)
         pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=3, logdir=str(logdir))

@@ -102,7 +102,7 @@ def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_p
         figure=False,
     )  # fmt: skip
     pg.train_episodic(
-        pg.MLPPolicy(4, (8,), 2), total_steps=300, run_name="e", logdir=str(logdir)
+        pg.MLPPolicy(4, 2, (8,)), total_steps=300, run_name="e", logdir=str(logdir)
     )  # CartPole-v1: its reward threshold, 475, is the target
     server, base = start_tensorboard(logdir)
     try:

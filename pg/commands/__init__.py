@@ -1,52 +1,65 @@
-"""The command-line programs, one module each: its flags (`Args`), and `main`, which builds,
-trains and prints a summary.
+"""The command-line programs, one module each: its flags (`Args`) and `main`.
 
-A program starts through `launch`, however it is called: `python scripts/train_reinforce.py`
-from a checkout, the installed command `pg-train-reinforce`, or `python -m pg train-reinforce`.
-Importing this package loads nothing heavy; `launch` holds Ctrl-C back while torch and the rest
-import (an import cut short can leave a module half made, to fail later), and `cli.run` lets it
-through before the program's work begins, so an early Ctrl-C ends it with one line, exit 130.
+`pg_launch` starts them (the checkout's `scripts/*.py` and the installed `pg-*` commands). The
+three training programs share one skeleton, below: read the flags, or a run to resume; train in
+a session (the device, torchrun's process group, Ctrl-C and SIGTERM); then print a summary, or
+where an interrupted run stopped and how to go on.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import signal
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-__all__ = ["COMMANDS", "checkout_logdir", "launch"]
+import torch
 
-# command name -> module in this package; train-cartpole is train-episodic, whose default task
-# is CartPole-v1
-COMMANDS = {
-    "train-reinforce": "train_reinforce",
-    "train-supervised": "train_supervised",
-    "train-episodic": "train_episodic",
-    "train-cartpole": "train_episodic",
-    "evaluate": "evaluate",
-    "benchmark": "benchmark",
-}
+from pg.run import checkpoint, cli, parallel
+from pg.run.checkpoint import Checkpoint
+from pg.run.progress import where
+from pg.run.stopping import GracefulStop
 
+__all__ = ["parse", "train_and_report"]
 
-def launch(command: str, **defaults: str) -> int:
-    """Run the program `command` on `sys.argv` and return its exit code; `defaults` replace the
-    defaults of its flags (the checkout's scripts pass their own `logdir`)."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    module = importlib.import_module(f"pg.commands.{COMMANDS[command]}")
-    from pg.run import cli
+A = TypeVar("A")
 
-    return cli.run(lambda: module.main(**defaults))
+# flags a resumed run may change: how it is shown and where it runs, not what it trains
+MAY_CHANGE = {"quiet", "device", "resume", "threads", "figure"}
 
 
-def checkout_logdir(script: str) -> str:
-    """The `logs/` folder beside the `scripts/` folder that holds `script`, so a run started from
-    inside `scripts/` lands in the checkout's `logs/` (not in `scripts/logs/`). Given relative
-    to the current folder where that is short (`logs`, `../logs`), else in full."""
-    logs = Path(script).resolve().parents[1] / "logs"
-    try:
-        relative = os.path.relpath(logs)
-    except OSError:  # the current folder is gone; the full path still works
-        return str(logs)
-    return relative if relative.count("..") <= 1 else str(logs)
+def parse(
+    args_class: type[A], kind: str, description: str, defaults: Mapping[str, Any], total: str
+) -> tuple[A, Checkpoint | None]:
+    """The program's settings from its flags; with `--resume`, the saved run's settings (and
+    the budget `total`, which a resume extends), and the checkpoint to continue from."""
+    args = cli.parse(args_class, description=description, defaults=defaults)
+    if not args.resume:
+        return args, None
+    resume = checkpoint.load(args.resume, kind)
+    return cli.continue_run(args, resume.state["settings"], MAY_CHANGE | {total}), resume
+
+
+def train_and_report(
+    args: Any,
+    resume: Checkpoint | None,
+    train: Callable[[Any, torch.device, Checkpoint | None, GracefulStop], tuple[Any, str]],
+    total: str,
+    done: str,
+) -> int:
+    """Seed torch, call `train(args, device, resume, stop)`, which returns the trainer's result
+    and a summary; print the summary, or, for a run a signal stopped, how to resume it. Only
+    rank 0 prints under torchrun. `total` names the budget setting, `done` the result's count."""
+    with parallel.session(args.device) as (device, world), GracefulStop(world.size == 1) as stop:
+        torch.manual_seed(args.seed)
+        result, summary = train(args, device, resume, stop)
+    if not world.is_main:
+        return 0
+    if result.interrupted:
+        flag = "--" + total.replace("_", "-")
+        return cli.report_interruption(
+            result.interrupted, getattr(result, done), getattr(args, total), flag,
+            result.run_dir, result.checkpoint,
+        )  # fmt: skip
+    print(summary)
+    if result.run_dir is not None:
+        print(where(result.run_dir, args.logdir))
+    return 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pg
 from pg.run import checkpoint, cli
-from pg.run.config import check_int, require, setting
+from pg.run.settings import check_int, require, setting
 
 
 @dataclass
@@ -43,7 +43,7 @@ def main() -> int:
         "(the hunger trainers print the exact expected reward instead)",
     )
     env_id = args.env_id or saved.state["settings"]["env_id"]
-    cli.require_own_module(env_id, args.env_id)
+    cli.require_own_module(env_id)
     policy = pg.load_policy(saved.path)
     returns = pg.evaluate(
         policy, env_id, episodes=args.episodes, seed=args.seed, deterministic=args.deterministic

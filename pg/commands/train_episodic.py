@@ -26,14 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
+from pg.commands import parse, train_and_report
 from pg.episodes import EnvInfo, describe_env
 from pg.episodic import EpisodicConfig, EpisodicResult, train_episodic
 from pg.policy import ACTIVATIONS, GaussianMLPPolicy, MLPPolicy, Policy
-from pg.run import checkpoint, cli, parallel, progress
-from pg.run.config import require, setting
-from pg.run.stopping import GracefulStop
+from pg.run import cli, parallel
+from pg.run.settings import require, setting
 
 MAX_WIDTH = 1 << 20
 MAX_WEIGHTS = 1 << 30
@@ -67,8 +65,7 @@ class Args(EpisodicConfig):
             sizes and all(h >= 1 for h in sizes),
             f"hidden must be comma-separated positive integers, got {self.hidden!r}",
         )
-        # bounded by memory, before anything is built: 99999999999999999999 would otherwise end
-        # in 29 lines of C++ frames from the allocator
+        # bounded by memory, before anything is built
         weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
         require(
             max(sizes) <= MAX_WIDTH and weights <= MAX_WEIGHTS,
@@ -80,33 +77,16 @@ class Args(EpisodicConfig):
 
 def main(**defaults: str) -> int:
     """The program: `defaults` replace flags' defaults (the checkout's scripts pass `logdir`)."""
-    args = cli.parse(Args, description=__doc__, defaults=defaults)
-    resume = checkpoint.load(args.resume, "episodic") if args.resume else None
-    if resume is not None:
-        given = args.env_id
-        may_change = {"total_steps", "quiet", "device", "resume", "threads"}
-        args = cli.continue_run(args, resume.state["settings"], may_change=may_change)
-        cli.require_own_module(args.env_id, given)
-    info = describe_env(args.env_id)
+    args, resume = parse(Args, "episodic", __doc__, defaults, total="total_steps")
+    cli.require_own_module(args.env_id)
+    return train_and_report(args, resume, train, total="total_steps", done="env_steps")
 
-    with (
-        parallel.session(args.device) as (device, world),
-        GracefulStop(enabled=world.size == 1) as stop,
-    ):
-        torch.manual_seed(args.seed)
-        policy = build_policy(args, info).to(device)
-        result = train_episodic(
-            policy, config=args, verbose=not args.quiet, resume=resume, stop=stop
-        )
-    if not world.is_main:
-        return 0
-    if result.interrupted:
-        return cli.report_interruption(
-            result.interrupted, result.env_steps, args.total_steps,
-            "--total-steps", result.run_dir, result.checkpoint,
-        )  # fmt: skip
-    summarise(args, result)
-    return 0
+
+def train(args: Args, device, resume, stop) -> tuple[EpisodicResult, str]:
+    """An MLP policy for the environment, trained by episodic REINFORCE, and a summary."""
+    policy = build_policy(args, describe_env(args.env_id)).to(device)
+    result = train_episodic(policy, config=args, verbose=not args.quiet, resume=resume, stop=stop)
+    return result, summary(args, result)
 
 
 def build_policy(args: Args, info: EnvInfo) -> Policy:
@@ -118,28 +98,25 @@ def build_policy(args: Args, info: EnvInfo) -> Policy:
         "pg.train_episodic",
     )
     if info.num_actions is not None:
-        return MLPPolicy(info.obs_shape[0], args.hidden_sizes(), info.num_actions, args.activation)
+        return MLPPolicy(info.obs_shape[0], info.num_actions, args.hidden_sizes(), args.activation)
     return GaussianMLPPolicy(info.obs_shape[0], info.act_dim, args.hidden_sizes(), args.activation)
 
 
-def summarise(args: Args, result: EpisodicResult) -> None:
+def summary(args: Args, result: EpisodicResult) -> str:
     if result.target is None:
         verdict, rule = "trained", result.target_rule
     else:
         verdict = "solved" if result.solved else "not solved"
         rule = f"target {result.target:g}, {result.target_rule}"
-    print(
+    lines = [
         f"{args.env_id} {verdict}: mean return {result.mean_return:.1f} over the last 100 "
-        f"episodes ({rule})"
-    )
-    print(
+        f"episodes ({rule})",
         f"after {result.episodes} episodes, {result.env_steps} environment steps, "
-        f"{result.seconds:.1f} s of training"
-    )
+        f"{result.seconds:.1f} s of training",
+    ]
     if result.entropy_collapsed:
-        print(
+        lines.append(
             f"the policy's entropy collapsed to {result.entropy:.2g}: it stopped exploring "
             "before it found what pays; try --entropy-coef 0.01 or another --seed"
         )
-    if result.run_dir is not None:
-        print(progress.where(result.run_dir, args.logdir))
+    return "\n".join(lines)

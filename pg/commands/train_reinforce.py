@@ -27,11 +27,14 @@ from dataclasses import dataclass
 import torch
 
 import pg
+from pg.commands import parse, train_and_report
 from pg.reinforce import PROBE_HUNGER
-from pg.run import checkpoint, cli, parallel, progress
-from pg.run.config import UsageError, check_finite, require, setting
-from pg.run.stopping import GracefulStop
+from pg.run import parallel
+from pg.run.settings import UsageError, check_finite, require, setting
 from pg.walkthrough import format_walkthrough, walkthrough
+
+# what the walkthrough leaves alone: it prints, and records no run
+WALKTHROUGH_IGNORES = {"walkthrough", "quiet", "logdir"}
 
 
 @dataclass
@@ -60,12 +63,11 @@ class Args(pg.ReinforceConfig):
         # beyond this, float32's sigmoid is 0 or 1 at every hunger but one: nothing to learn
         require(abs(self.weight) <= 1000, f"weight must be within ±1000, got {self.weight:g}")
         self.env()  # checks threshold, rewards
-        if self.walkthrough:
-            fixed = {"walkthrough", "quiet"}
+        if self.walkthrough:  # the example is fixed: it takes no other flag
             changed = [
                 f.name
                 for f in dataclasses.fields(self)
-                if f.name not in fixed and getattr(self, f.name) != f.default
+                if f.name not in WALKTHROUGH_IGNORES and getattr(self, f.name) != f.default
             ]
             if changed:
                 flag = "--" + changed[0].replace("_", "-")
@@ -81,60 +83,32 @@ class Args(pg.ReinforceConfig):
 
 def main(**defaults: str) -> int:
     """The program: `defaults` replace flags' defaults (the checkout's scripts pass `logdir`)."""
-    args = cli.parse(Args, description=__doc__, defaults=defaults)
+    args, resume = parse(Args, "reinforce", __doc__, defaults, total="steps")
     if args.walkthrough:
         print(format_walkthrough(walkthrough()))
         return 0
-    resume = checkpoint.load(args.resume, "reinforce") if args.resume else None
-    if resume is not None:
-        args = cli.continue_run(
-            args,
-            resume.state["settings"],
-            may_change={"steps", "quiet", "device", "resume", "threads", "figure"},
-        )
-
-    with (
-        parallel.session(args.device) as (device, world),
-        GracefulStop(enabled=world.size == 1) as stop,
-    ):
-        torch.manual_seed(args.seed)
-        env = args.env()
-        policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
-        result = pg.train_reinforce(
-            policy, env, config=args, verbose=not args.quiet, resume=resume, stop=stop
-        )
-    if not world.is_main:
-        return 0
-    if result.interrupted:
-        return cli.report_interruption(
-            result.interrupted, result.steps, args.steps, "--steps",
-            result.run_dir, result.checkpoint,
-        )  # fmt: skip
-    summarise(args, env, policy, result)
-    return 0
+    return train_and_report(args, resume, train, total="steps", done="steps")
 
 
-def summarise(
-    args: Args, env: pg.HungerBandit, policy: pg.HungerPolicy, result: pg.ReinforceResult
-) -> None:
-    best = env.optimal_bias(args.weight) if not args.train_weight else None
-    print(
-        f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}"
-        + (f"   (optimal bias {best:.6f})" if best is not None else "")
+def train(args: Args, device, resume, stop) -> tuple[pg.ReinforceResult, str]:
+    """The hunger policy trained by REINFORCE on the bandit the flags describe, and a summary."""
+    env = args.env()
+    policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
+    result = pg.train_reinforce(
+        policy, env, config=args, verbose=not args.quiet, resume=resume, stop=stop
     )
-    # how far from the best: exact J against the exact optimum (a share of a noisy sampled
-    # average said 100.1%, and 731% once rewards were negative)
-    gap = result.optimal_reward - result.expected_reward
-    print(
+    best = env.optimal_bias(args.weight) if not args.train_weight else None
+    gap = result.optimal_reward - result.expected_reward  # exact J against the exact optimum
+    lines = [
+        f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}"
+        + (f"   (optimal bias {best:.6f})" if best is not None else ""),
         f"average reward {result.average_reward:.6f} over the last 20% of steps   "
         f"exact J {result.expected_reward:.6f}   optimum {result.optimal_reward:.6f} "
-        f"(J is {gap:.6f} below)"
-    )
-    hunger = torch.tensor(PROBE_HUNGER, device=policy.bias.device)
+        f"(J is {gap:.6f} below)",
+        "hunger   p(B)",
+    ]
+    hunger = torch.tensor(PROBE_HUNGER, device=device)
     with torch.no_grad():
         p_b = policy(hunger)
-    print("hunger   p(B)")
-    for h, p in zip(hunger.tolist(), p_b.tolist()):
-        print(f"{h:<8.3g} {p:.6f}")
-    if result.run_dir is not None:
-        print(progress.where(result.run_dir, args.logdir))
+    lines += [f"{h:<8.3g} {p:.6f}" for h, p in zip(hunger.tolist(), p_b.tolist())]
+    return result, "\n".join(lines)

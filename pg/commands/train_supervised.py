@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg.run import checkpoint, cli, parallel, progress
-from pg.run.config import UsageError, check_finite, require, setting
-from pg.run.stopping import GracefulStop
+from pg.commands import parse, train_and_report
+from pg.run import parallel
+from pg.run.settings import check_finite, require, setting
 
 TABLE_ROWS = 20  # the summary shows the first rows of a large data file
 
@@ -54,44 +54,31 @@ class Args(pg.SupervisedConfig):
 
 def main(**defaults: str) -> int:
     """The program: `defaults` replace flags' defaults (the checkout's scripts pass `logdir`)."""
-    args = cli.parse(Args, description=__doc__, defaults=defaults)
-    resume = checkpoint.load(args.resume, "supervised") if args.resume else None
-    if resume is not None:
-        args = cli.continue_run(
-            args,
-            resume.state["settings"],
-            may_change={"steps", "quiet", "device", "resume", "threads", "figure"},
-        )
+    args, resume = parse(Args, "supervised", __doc__, defaults, total="steps")
+    return train_and_report(args, resume, train, total="steps", done="steps")
+
+
+def train(args: Args, device, resume, stop) -> tuple[pg.SupervisedResult, str]:
+    """The hunger policy fitted to the labels (the article's table, or `--data`), and a summary."""
     hunger, target = pg.load_csv(args.data) if args.data else pg.article_data()
-
-    with parallel.session(args.device) as (device, world), GracefulStop() as stop:
-        if world.size > 1:
-            raise UsageError(
-                "supervised training is one full batch of labelled points; run it as one "
-                "process, not under torchrun"
-            )
-        torch.manual_seed(args.seed)
-        policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
-        result = pg.train_supervised(
-            policy, hunger, target, config=args, verbose=not args.quiet, resume=resume, stop=stop
-        )
-    if result.interrupted:
-        return cli.report_interruption(
-            result.interrupted, result.steps, args.steps, "--steps",
-            result.run_dir, result.checkpoint,
-        )  # fmt: skip
-
-    print(
-        f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   MSE "
-        f"{result.loss:.6g}"
+    require(
+        parallel.current().size == 1,
+        "supervised training is one full batch of labelled points; run it as one process, not "
+        "under torchrun",
     )
+    policy = pg.HungerPolicy(weight=args.weight, train_weight=args.train_weight, device=device)
+    result = pg.train_supervised(
+        policy, hunger, target, config=args, verbose=not args.quiet, resume=resume, stop=stop
+    )
+    lines = [
+        f"final bias {policy.bias.item():.6f}   weight {policy.weight.item():g}   "
+        f"MSE {result.loss:.6g}",
+        "hunger   p(B)      target",
+    ]
     with torch.no_grad():
         p_b = policy(hunger.to(device))
-    print("hunger   p(B)      target")
-    for h, p, y in list(zip(hunger.tolist(), p_b.tolist(), target.tolist()))[:TABLE_ROWS]:
-        print(f"{h:<8.3g} {p:<9.6f} {y:g}")
+    rows = list(zip(hunger.tolist(), p_b.tolist(), target.tolist()))
+    lines += [f"{h:<8.3g} {p:<9.6f} {y:g}" for h, p, y in rows[:TABLE_ROWS]]
     if len(target) > TABLE_ROWS:
-        print(f"... and {len(target) - TABLE_ROWS} more rows")
-    if result.run_dir is not None:
-        print(progress.where(result.run_dir, args.logdir))
-    return 0
+        lines.append(f"... and {len(target) - TABLE_ROWS} more rows")
+    return result, "\n".join(lines)

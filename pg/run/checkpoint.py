@@ -21,7 +21,7 @@ import math
 import os
 import pickle
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pg.run.config import MAX_LR, UsageError
+from pg.run.settings import MAX_LR, UsageError
 from pg.run.stopping import NonFiniteError
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "NonFiniteError",
-    "Saver",
     "describe",
     "fitting",
     "load",
@@ -49,7 +48,7 @@ __all__ = [
 ]
 
 FILENAME = "checkpoint.pt"
-FORMAT = "pg-checkpoint/2"
+FORMAT = "pg-checkpoint/3"
 
 
 class CheckpointError(UsageError):
@@ -98,35 +97,6 @@ def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     return Checkpoint(path, state)
 
 
-class Saver:
-    """A run's checkpoints: every `every` steps (or updates), once more at the end, and the last
-    good one named when training diverges. With `run_dir=None` (no logging) it saves nothing."""
-
-    def __init__(self, run_dir: Path | None, every: int, state: Callable[[], dict[str, Any]]):
-        self.run_dir, self.every, self.state = run_dir, every, state
-        self.last: Checkpoint | None = None
-
-    def due(self, count: int) -> bool:
-        """Whether `count` steps (or updates) done calls for a periodic checkpoint."""
-        return self.run_dir is not None and self.every > 0 and count % self.every == 0
-
-    def save(self) -> None:
-        if self.run_dir is not None:
-            self.last = save(self.run_dir, self.state())
-
-    @contextmanager
-    def naming_last_good(self) -> Iterator[None]:
-        """Add where the last good checkpoint is to a NonFiniteError raised inside."""
-        try:
-            yield
-        except NonFiniteError as e:
-            raise NonFiniteError(f"{e}; {describe(self.last)}") from None
-
-    @property
-    def path(self) -> Path | None:
-        return self.last.path if self.last is not None else None
-
-
 def describe(saved: Checkpoint | None) -> str:
     """Where the last good state is, for error messages."""
     if saved is None:
@@ -136,8 +106,9 @@ def describe(saved: Checkpoint | None) -> str:
 
 def restore(
     resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int
-) -> int:
-    """Put the policy and optimiser back as saved; return the step the run had reached."""
+) -> tuple[int, int]:
+    """Put the policy and optimiser back as saved; return the step and the update the run had
+    reached."""
     if total_steps <= resume.step:  # equal: a finished run, nothing left to do
         raise CheckpointError(
             f"{resume.path}: the run is already at step {resume.step}; steps is the run's "
@@ -146,7 +117,7 @@ def restore(
     restore_policy(policy, resume.state["policy"], resume.path)
     with fitting(resume.path):
         optimizer.load_state_dict(resume.state["optimizer"])
-    return resume.step
+    return resume.step, int(resume.state["update"])
 
 
 @contextmanager

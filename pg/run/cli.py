@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from pg.run.config import UsageError
+from pg.run.settings import RunSettings, UsageError
 from pg.run.stopping import RunFault
 
 __all__ = [
@@ -66,7 +66,9 @@ def parse(
     )
     hints = typing.get_type_hints(cls)
     flags = {}
-    for field in dataclasses.fields(cls):
+    shared = {f.name for f in dataclasses.fields(RunSettings)}
+    # the trainer's own flags first, then those every run has
+    for field in sorted(dataclasses.fields(cls), key=lambda f: f.name in shared):
         flag = flags[field.name] = "--" + field.name.replace("_", "-")
         default = defaults.pop(field.name, field.default)
         kind = field.metadata.get("type") or _scalar(hints[field.name])
@@ -155,10 +157,12 @@ def _typed_fields(args: Any, argv: Sequence[str]) -> set[str]:
     return typed
 
 
-def require_own_module(env_id: str, given: str | None) -> None:
+def require_own_module(env_id: str, argv: Sequence[str] | None = None) -> None:
     """An env id read from a checkpoint is data: its `module:` part, which gymnasium would import,
-    is honoured only when the user typed that same id on the command line."""
-    if ":" in str(env_id) and env_id != given:
+    is honoured only when the user typed `--env-id` on the command line (`argv`, default
+    `sys.argv[1:]`)."""
+    typed = "--env-id" in {a.split("=", 1)[0] for a in (sys.argv[1:] if argv is None else argv)}
+    if ":" in str(env_id) and not typed:
         raise UsageError(
             f"the run's environment {env_id!r} names a module to import; a checkpoint's settings "
             f"are data, so pass --env-id {env_id} yourself if you trust it"
@@ -166,8 +170,8 @@ def require_own_module(env_id: str, given: str | None) -> None:
 
 
 def invocation() -> str:
-    """How to start this program again from the current folder: `python scripts/x.py` (as typed),
-    `pg-train-reinforce`, or `python -m pg train-reinforce`."""
+    """How to start this program again from the current folder: `python scripts/x.py` (as typed)
+    or `pg-train-reinforce`."""
     program = sys.argv[0]
     if program.endswith(".py"):
         return f"python {shlex.quote(program)}"
@@ -198,12 +202,12 @@ def fail(message: object) -> NoReturn:
     raise SystemExit(2)
 
 
-def run(main: Callable[[], int | None]) -> int:
-    """Call a script's `main` and turn the ways it can end into exit codes."""
+def run(main: Callable[..., int | None], **defaults: Any) -> int:
+    """Call a program's `main(**defaults)` and turn the ways it can end into exit codes."""
     try:
         if hasattr(signal, "pthread_sigmask"):  # a Ctrl-C held back during the imports lands here
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        return main() or 0
+        return main(**defaults) or 0
     except UsageError as e:
         fail(e)
     except RunFault as e:  # e.g. training diverged: not bad input, but one clear line all the same

@@ -1,74 +1,88 @@
-"""`Run`: the machinery of one training run, shared by the three trainers.
+"""`Run`: the passive helper a trainer's loop calls; the trainer owns its step.
 
-A trainer's loop is the algorithm; everything else a run needs happens in a few calls:
+A trainer's loop, with everything `Run` does named in the comments:
 
-    run = Run("reinforce", cfg, policy, optimizer, total=cfg.steps, resume=resume, ...)
-    generator = run.generator()            # seeded per rank; restored when resuming
-    with run:                              # run folder, events, progress: closed however it ends
-        for step in run.steps():           # until the budget is spent or a signal asks to stop
-            loss = ...                     # the algorithm: forward, loss, backward
-            run.update(loss, log=..., show=...)   # guard, log, optimiser step, count
+    run = Run("reinforce", settings, policy, optimizer, total=settings.steps, ...)
+    generator = run.generator()        # seeded per rank; restored when resuming
+    with run:                          # run folder, events, progress: closed however it ends
+        for _ in run.steps():          # until the budget is spent or a signal asks to stop;
+            ...                        #   checkpoints at the cadence and at the end
+            optimizer.zero_grad()
+            loss.backward()
+            average_gradients(policy)  # torchrun: the mean over the processes
+            run.check_finite(loss)     # a NaN stops here, before the optimiser applies it
+            if run.logging:            # every `log_every` updates, and the last
+                run.log({...})         # the scalars it is handed, at the update's step
+            optimizer.step()
 
-What happens around each update, and in which order, is decided here and nowhere else:
-- the non-finite guard reads the loss and the gradients *before* the optimiser step, so a NaN
-  never reaches the parameters, and the last good checkpoint is named in the error;
-- on a GPU nothing reads the device at every step: the guard is read at logging points and
-  before checkpoints, and logged values cross to the host in one transfer;
-- under torchrun the gradients are averaged over the ranks before the guard sees them, and only
-  rank 0 has a run folder, events and output;
-- `done` counts the run's unit (optimiser steps for the hunger trainers, environment steps for
-  episodes) and is the x axis of every logged scalar: the units consumed before the update, so
-  a point describes the policy that produced the update's data; logging and checkpoint cadences
-  count updates;
+What `Run` decides, and nowhere else:
+- `step` counts the run's unit (optimiser steps for the hunger trainers, environment steps for
+  episodes: `advance` says how many an update took) and is the x axis of every logged scalar:
+  the units done before the update, so a point describes the policy that produced its data;
+  logging and checkpoint cadences count updates;
+- on a GPU nothing reads the device at every step: the non-finite check is read at logging
+  points and before checkpoints;
+- under torchrun only rank 0 has a run folder, events and output;
 - checkpoints are written after the whole loop body, so whatever the trainer updates after the
-  optimiser step (a running baseline) is in them, and once more when the loop ends.
+  optimiser step (a running baseline) is in them; the objects in `state` (anything with
+  `state_dict` and `load_state_dict`) are saved with the policy and optimiser and put back on
+  resume.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 
 from pg.run import checkpoint, parallel
 from pg.run.checkpoint import Checkpoint
-from pg.run.config import require
 from pg.run.logger import (
-    HISTOGRAM_EVERY,
     History,
     RunLogger,
+    changed_hyperparameters,
     lock_run_dir,
-    open_run_dir,
+    make_run_dir,
     rewind_events,
 )
 from pg.run.progress import Progress
+from pg.run.settings import RunSettings, require
 from pg.run.stopping import FiniteGuard, GracefulStop
 
-__all__ = ["Run"]
+__all__ = ["Run", "Stateful"]
 
-Values = Mapping[str, "float | Tensor"]
+HISTOGRAM_EVERY = 10  # histograms cost ~1 ms, a hunger step ~1 ms: every 10th logging point
+
+
+class Stateful(Protocol):
+    """What a checkpoint can hold besides the policy and optimiser: PyTorch's own protocol."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class Run:
-    """The run folder, events, checkpoints, resume, progress, guard and signals of one training run.
+    """The run folder, events, checkpoints, resume, progress, guard and signals of one run.
 
-    `kind` names the trainer (and the folder under `logdir`); `config` is its settings dataclass
-    (`seed`, `logdir`, `run_name`, `log_every`, `save_every` are read); `total` is the budget in
-    the run's unit. `state` returns what the trainer itself must save to resume exactly (a
-    baseline, environments' random states); `record` goes to the run's settings;
-    `rows` is how many rows a forward pass takes, from which the CPU threads are chosen;
-    `histogram_every` is the cadence of parameter histograms in logging points (and the last).
+    `kind` names the trainer (and the folder under `logdir`); `settings` is its `RunSettings`;
+    `total` is the budget in the run's `unit`. `state` names the trainer's own objects to save
+    and restore (a baseline, the environments' random states); `record` goes to the run's
+    recorded settings; `rows` is how many rows a forward pass takes, from which the CPU threads
+    are chosen; `show` maps a progress-line label to a logged tag (the 0-dim parameters are
+    always shown); `histogram_every` is the
+    cadence of parameter histograms in logging points (and always the last).
     """
 
     def __init__(
         self,
         kind: str,
-        config: Any,
+        settings: RunSettings,
         policy: nn.Module,
         optimizer: torch.optim.Optimizer,
         *,
@@ -77,9 +91,10 @@ class Run:
         stop: GracefulStop | None = None,
         verbose: bool = False,
         unit: str = "step",
-        state: Callable[[], dict[str, Any]] | None = None,
-        record: dict[str, Any] | None = None,
+        state: Mapping[str, Stateful] | None = None,
+        record: Mapping[str, Any] | None = None,
         rows: int = 1,
+        show: Mapping[str, str] | None = None,
         histogram_every: int = HISTOGRAM_EVERY,
     ):
         self.world = parallel.current()
@@ -87,124 +102,136 @@ class Run:
             resume is None or self.world.size == 1,
             "resuming is for one process: a checkpoint holds rank 0's generators only",
         )
-        self.kind, self.config, self.total = kind, config, total
+        self.kind, self.settings, self.total = kind, settings, total
         self.policy, self.optimizer = policy, optimizer
-        self.params = [p for p in policy.parameters() if p.requires_grad]
-        self.device = self.params[0].device
-        self.resumed: dict[str, Any] | None = resume.state if resume is not None else None
-        self._resume_path = resume.path if resume is not None else None
-        self.done = self.updates = 0
+        self.device = next(p for p in policy.parameters() if p.requires_grad).device
+        self.state = dict(state or {})
+        self.resumed = resume
+        self.step = self.updates = 0
         if resume is not None:
-            self.done = checkpoint.restore(resume, policy, optimizer, total)
-            self.updates = int(resume.state.get("update", self.done))
+            self.step, self.updates = checkpoint.restore(resume, policy, optimizer, total)
+            for name, obj in self.state.items():
+                with checkpoint.fitting(resume.path):
+                    obj.load_state_dict(resume.state[name])
         parallel.share_parameters(policy)  # under torchrun every rank starts from rank 0's weights
-        self.start = self.done
-        self.run_dir: Path | None = (
-            open_run_dir(config, kind, resume) if config.logdir and self.world.is_main else None
-        )
-        self._lock = lock_run_dir(self.run_dir) if self.run_dir is not None else None
+        self.start = self.step
+        self.finished = False  # set when an update was the last (a solved task)
         self.history = History()
         self.seconds = 0.0
-        self.finished = False  # a `final` update was made (a trainer may set it before the loop)
-        self.histogram_every = histogram_every
-        self._stop, self._state, self._generator = stop, state, None
-        self._record = dict(record or {})
-        self._guard = FiniteGuard(
-            [n for n, p in policy.named_parameters() if p.requires_grad], self.device
-        )
-        self._saver = checkpoint.Saver(self.run_dir, config.save_every, self._checkpoint_state)
-        self.log = RunLogger(self.run_dir)
-        self._verbose, self._unit = verbose, unit
-        self._threads = parallel.choose_threads(config.threads, rows, self.world)
+        self.run_dir = self._open_run_dir() if settings.logdir and self.world.is_main else None
+        self._lock = lock_run_dir(self.run_dir) if self.run_dir is not None else None
+        self._stop, self._generator = stop, None
+        self._record, self._show = dict(record or {}), dict(show or {})
+        self._verbose, self._unit, self._histogram_every = verbose, unit, histogram_every
+        trained = [n for n, p in policy.named_parameters() if p.requires_grad]
+        self._guard = FiniteGuard(trained, self.device)
+        self._saved: Checkpoint | None = None
+        self._units, self._final = 1, False  # what the update in progress consumes
+        self._threads = parallel.choose_threads(settings.threads, rows, self.world)
         self._threads_before = torch.get_num_threads()
+        self._log = RunLogger(self.run_dir)
 
     def generator(self) -> torch.Generator:
         """The run's sampling generator: seeded from `seed` (per rank), restored, saved."""
-        self._generator = torch.Generator(device=self.device).manual_seed(
-            parallel.rank_seed(self.config.seed, self.world)
-        )
+        seed = parallel.rank_seed(self.settings.seed, self.world)
+        self._generator = torch.Generator(device=self.device).manual_seed(seed)
         if self.resumed is not None:
-            with self.restoring():
-                self._generator.set_state(self.resumed["generator"])
+            with checkpoint.fitting(self.resumed.path):
+                self._generator.set_state(self.resumed.state["generator"])
         return self._generator
-
-    def restoring(self) -> Any:
-        """A block that puts a trainer's own saved state back: what does not fit is refused
-        in one line naming the checkpoint."""
-        return checkpoint.fitting(self._resume_path)
 
     def __enter__(self) -> Run:
         if self.run_dir is not None and self.resumed is not None:
             # only now that everything has been restored: a refused resume leaves the run as it was
-            rewind_events(self.run_dir, self.resumed.get("events"), keep=self.log.event_file)
+            position = self.resumed.state.get("events")
+            rewind_events(self.run_dir, position, keep=self._log.event_file)
         torch.set_num_threads(self._threads)  # for this run; put back as it was when it ends
         self._progress = Progress(
-            self._verbose and self.world.is_main,
-            self.total,
-            self.run_dir,
-            self.config.logdir,
-            unit=self._unit,
-        )
+            self._verbose and self.world.is_main, self.total, self.run_dir,
+            self.settings.logdir, unit=self._unit,
+        )  # fmt: skip
         self.policy.train()  # dropout and the like on while training; exact values use eval mode
         if self.resumed is None:
-            self.log.settings(
-                dataclasses.asdict(self.config),
-                trainer=self.kind,
-                initial_policy=repr(self.policy),
-                torch=torch.__version__,
-                **self._record,
-            )
+            self._log.settings(
+                dataclasses.asdict(self.settings), trainer=self.kind,
+                initial_policy=repr(self.policy), torch=torch.__version__, **self._record,
+            )  # fmt: skip
         return self
 
     def __exit__(self, *exc) -> None:
         torch.set_num_threads(self._threads_before)
         self._progress.close()
-        self.log.close()
+        self._log.close()
         if self._lock is not None:
             self._lock.close()
 
     def steps(self) -> Iterator[int]:
-        """Yield `done` before each update until the budget is spent, a `final` update was made
-        or a signal asked to stop; checkpoint at the cadence, and once more at the end."""
+        """Yield `step` before each update until the budget is spent, an update was the last or a
+        signal asked to stop; count the update after it, checkpoint at the cadence and at the end.
+        """
         started = time.perf_counter()
-        while self.done < self.total and not self.finished and not self.stop_requested:
-            self.optimizer.zero_grad(set_to_none=True)
-            yield self.done
-            if self._saver.due(self.updates):
+        while self.step < self.total and not self.finished and not self.stop_requested:
+            self._units, self._final = 1, False
+            yield self.step
+            self.step += self._units
+            self.updates += 1
+            self.finished = self._final
+            self._progress.update(min(self.step, self.total))
+            if self._save_due(self.updates):
                 self._save()
         self.seconds = time.perf_counter() - started
-        if self.done > self.start:
+        if self.step > self.start:
             self._save()
 
-    def update(
-        self,
-        loss: Tensor,
-        *,
-        log: Callable[[], Values],
-        show: Callable[[], dict[str, float]] | None = None,
-        units: int = 1,
-        final: bool = False,
-    ) -> None:
-        """After backward: average gradients over ranks, guard, log, optimiser step, count `units`.
+    def advance(self, units: int, *, final: bool = False) -> None:
+        """The update in progress consumes `units` (environment steps), not one; `final`: it is
+        the last (the task is solved). Say it before `logging` is asked: the last update logs."""
+        self._units, self._final = units, final
 
-        `log()` gives the scalars of a logging point and `show()` the values of a progress line;
-        each is called only when it is used. `final` marks the last update (a solved task).
-        """
-        parallel.average_gradients(self.params)
-        last = final or self.done + units >= self.total
-        logging = self.updates % self.config.log_every == 0 or last
-        self._guard.watch(self.done, loss, [p.grad for p in self.params])
-        with self._saver.naming_last_good():
-            self._guard.check(sync_point=logging or self._saver.due(self.updates + 1))
-        if logging:
-            self.history.add(self.done, self.log.scalars(self.done, log()))
-            point = self.updates // self.config.log_every
-            if point % self.histogram_every == 0 or last:
-                self.log.histograms(self.done, self.policy)
-        self.optimizer.step()
-        self.done, self.updates, self.finished = self.done + units, self.updates + 1, final
-        shown = show() if show is not None and self._progress.wants(self.done, logging) else None
-        self._progress.update(min(self.done, self.total), shown)
+    @property
+    def logging(self) -> bool:
+        """Whether this update writes a logging point: every `log_every` updates, and the last."""
+        last = self._final or self.step + self._units >= self.total
+        return self.updates % self.settings.log_every == 0 or last
+
+    def check_finite(self, loss: Tensor) -> None:
+        """Stop training at the first NaN or infinity in the loss or any gradient, naming its
+        step and the last good checkpoint (`NonFiniteError`). Call it between `backward` and
+        `optimizer.step()`: the bad values then never reach the parameters. On a GPU the check
+        is read at the next logging point or checkpoint instead, so the host never waits for
+        the device at every step."""
+        grads = [p.grad for p in self.policy.parameters() if p.requires_grad]
+        self._guard.watch(self.step, loss, grads)
+        self._check(sync_point=False)
+
+    def log(self, values: Mapping[str, float | Tensor]) -> None:
+        """Write a logging point at `step`: the scalars handed in, kept in `history` and shown
+        in the progress line, and histograms of the policy's weights and gradients at every
+        `histogram_every`-th point and the last."""
+        self._check(sync_point=True)
+        floats = self._log.scalars(self.step, values)
+        self.history.add(self.step, floats)
+        point = self.updates // self.settings.log_every
+        last = self._final or self.step + self._units >= self.total
+        if point % self._histogram_every == 0 or last:
+            self._log.histograms(self.step, self.policy)
+        shown = {t.removeprefix("policy/"): v for t, v in floats.items() if t.startswith("policy/")}
+        shown.update({label: floats[tag] for label, tag in self._show.items() if tag in floats})
+        self._progress.show(self.step + self._units, shown)
+
+    def log_at(self, step: int, values: Mapping[str, float | Tensor]) -> None:
+        """Write scalars at a step of the trainer's choosing (one point per finished episode)."""
+        self._log.scalars(step, values)
+
+    def log_figure(self, tag: str, figure: Any, filename: str) -> None:
+        """A matplotlib figure into the Images tab and the run folder, at the run's last step."""
+        self._log.figure(tag, figure, self.step, filename)
+
+    def charts(self, layout: Mapping[str, Mapping[str, list[str]]]) -> None:
+        """Tags drawn together in TensorBoard's Custom Scalars tab (see `RunLogger.charts`);
+        written once, when the run begins."""
+        if self.resumed is None:
+            self._log.charts(layout)
 
     @property
     def stop_requested(self) -> bool:
@@ -214,30 +241,49 @@ class Run:
     def interrupted(self) -> int | None:
         """The signal that stopped training early (SIGINT, SIGTERM), if any; None when the run
         finished all the same (the signal came during its last update)."""
-        finished = self.finished or self.done >= self.total
+        finished = self.finished or self.step >= self.total
         return self._stop.requested if self._stop is not None and not finished else None
 
     @property
     def checkpoint(self) -> Path | None:
         """The last checkpoint written."""
-        return self._saver.path
+        return self._saved.path if self._saved is not None else None
+
+    def _open_run_dir(self) -> Path:
+        """The resumed run's own folder, or a new one named from the settings."""
+        if self.resumed is not None:
+            return self.resumed.run_dir
+        s = self.settings
+        return make_run_dir(s.logdir, self.kind, s.run_name, s.seed, changed_hyperparameters(s))
+
+    def _save_due(self, updates: int) -> bool:
+        every = self.settings.save_every
+        return self.run_dir is not None and every > 0 and updates % every == 0
+
+    def _check(self, sync_point: bool) -> None:
+        """Raise the guard's NonFiniteError, if any, with where the last good checkpoint is."""
+        try:
+            self._guard.check(sync_point)
+        except checkpoint.NonFiniteError as e:
+            raise checkpoint.NonFiniteError(f"{e}; {checkpoint.describe(self._saved)}") from None
 
     def _save(self) -> None:
-        """A checkpoint, after the events up to it are on disk: the events never lag behind, and
-        it records where they end, so a resume carries on from there (`rewind_events`)."""
-        self._saver.save()
-
-    def _checkpoint_state(self) -> dict[str, Any]:
+        """A checkpoint, after the events up to it are on disk: it records where they end, so a
+        resume carries on from there (`rewind_events`). Never after a non-finite update."""
+        self._check(sync_point=True)
+        if self.run_dir is None:
+            return
         state = {
             "trainer": self.kind,
-            "step": self.done,
+            "step": self.step,
             "update": self.updates,
-            "settings": dataclasses.asdict(self.config),
+            "settings": dataclasses.asdict(self.settings),
             "policy": self.policy.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "policy_spec": self.policy.spec() if hasattr(self.policy, "spec") else None,
-            "events": self.log.position(),  # flushed: the events are on disk up to here
+            "events": self._log.position(),  # flushed: the events are on disk up to here
+            **{name: obj.state_dict() for name, obj in self.state.items()},
         }
         if self._generator is not None:
             state["generator"] = self._generator.get_state()
-        return {**state, **(self._state() if self._state is not None else {})}
+        self._saved = checkpoint.save(self.run_dir, state)

@@ -9,11 +9,11 @@ the ranks, so every rank applies the same update and the parameters stay identic
 creates the run folder, writes TensorBoard events and prints. With one process nothing of this
 is involved.
 
-The gradients are averaged by one all-reduce after backward (`average_gradients`), as
-DistributedDataParallel would, but without a wrapper around the policy: the trainers call
-`policy.distribution(obs)`, not `forward`, and DDP only synchronises what goes through `forward`.
-`share_parameters` makes every rank start from rank 0's weights. `pg.run.Run` calls both, so a
-trainer's loop is the same with or without torchrun.
+The gradients are averaged by one all-reduce after backward (`average_gradients`, a call in
+each trainer's step), as DistributedDataParallel would, but without a wrapper around the policy:
+the trainers call `policy.distribution(obs)`, not `forward`, and DDP only synchronises what goes
+through `forward`. `share_parameters` makes every rank start from rank 0's weights (`pg.run.Run`
+calls it). With one process both do nothing, so a trainer's step is the same either way.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from pg.run.config import UsageError
+from pg.run.settings import UsageError
 
 __all__ = [
     "DEVICES",
@@ -36,7 +37,7 @@ __all__ = [
     "average_gradients",
     "choose_threads",
     "current",
-    "gather",
+    "gather_episodes",
     "init",
     "leave",
     "rank_seed",
@@ -128,8 +129,17 @@ def rank_seed(seed: int, world: World) -> int:
     )
 
 
-def gather(values: np.ndarray, device: torch.device) -> np.ndarray:
-    """Every rank's (n,) values, concatenated in rank order (the same on every rank)."""
+def gather_episodes(batch: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The lengths and returns of a batch's episodes: this process's alone, or under torchrun
+    every rank's, in rank order (the same on every rank, so that all count the same episodes)."""
+    if current().size == 1:
+        return batch.lengths, batch.returns
+    device = batch.obs.device
+    return _gather(batch.lengths, device).astype(np.int64), _gather(batch.returns, device)
+
+
+def _gather(values: np.ndarray, device: torch.device) -> np.ndarray:
+    """Every rank's (n,) values, concatenated in rank order."""
     local = torch.as_tensor(values, dtype=torch.float64, device=device)
     parts = [torch.empty_like(local) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, local)
@@ -161,8 +171,9 @@ def share_parameters(module: nn.Module) -> None:
             dist.broadcast(tensor.data, src=0)
 
 
-def average_gradients(params: list[nn.Parameter]) -> None:
-    """Replace each gradient by its mean over the ranks, so every rank takes the same step.
+def average_gradients(module: nn.Module) -> None:
+    """Replace each gradient of `module` by its mean over the ranks, so that every rank takes the
+    same step; with one process, nothing to do.
 
     One all-reduce over the gradients flattened together (a parameter that got no gradient
     counts as zeros). Every rank receives the same sum, so the parameters stay identical, bit
@@ -171,6 +182,7 @@ def average_gradients(params: list[nn.Parameter]) -> None:
     size = current().size
     if size == 1:
         return
+    params = [p for p in module.parameters() if p.requires_grad]
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
     flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)

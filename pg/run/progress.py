@@ -18,7 +18,7 @@ PLAIN_LINES = 10
 
 
 class Progress:
-    """Progress display of one run of `total` units; use as a context manager."""
+    """Progress display of one run of `total` units; `close` it when the run ends."""
 
     def __init__(
         self,
@@ -43,32 +43,22 @@ class Progress:
                 total=total, unit=unit, dynamic_ncols=True, leave=False, file=sys.stderr
             )
 
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
 
-    def wants(self, done: int, logging: bool) -> bool:
-        """Whether `update(done, ...)` will show values, so the caller computes them only then."""
-        if not self.enabled:
-            return False
+    def update(self, done: int) -> None:
+        """`done` units are complete."""
         if self._bar is not None:
-            return logging
-        return done >= self._next_line or done >= self.total
-
-    def update(self, done: int, values: dict[str, float] | None = None) -> None:
-        """`done` units are complete; show `values` if given."""
-        if self._bar is not None:
-            if values:
-                self._bar.set_postfix({k: f"{v:.7g}" for k, v in values.items()}, refresh=False)
             self._bar.update(done - self._bar.n)
-        elif values:
+
+    def show(self, done: int, values: dict[str, float]) -> None:
+        """Show `values` (a logging point's) with `done`: on the bar, or as a plain line when
+        the next of the ten lines is due (and at the end)."""
+        if self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.7g}" for k, v in values.items()}, refresh=False)
+        elif self.enabled and (done >= self._next_line or done >= self.total):
             while self._next_line <= done:
                 self._next_line += self._every
             shown = "  ".join(f"{k} {v:.7g}" for k, v in values.items())

@@ -1,9 +1,10 @@
-"""Settings: one dataclass per entry point, a help line per field, checked when it is built.
+"""Settings: one dataclass per trainer, a help line per field, checked when it is built.
 
-Each trainer has a settings dataclass (`SupervisedConfig`, ...). The same class feeds the
-trainer's keyword arguments and the script's flags (`pg.run.cli` turns its fields into
-`--kebab-case` options), so whatever a user can do from the command line they can do from
-Python, with the same defaults and the same checks. A bad value raises `UsageError` with one
+Every trainer's settings (`SupervisedConfig`, `ReinforceConfig`, `EpisodicConfig`) extend
+`RunSettings`, the fields every run shares: its seed, where it is recorded and how often. The
+same class feeds the trainer's keyword arguments and the program's flags (`pg.run.cli` turns its
+fields into `--kebab-case` options), so whatever a user can do from the command line they can do
+from Python, with the same defaults and the same checks. A bad value raises `UsageError` with one
 clear sentence.
 """
 
@@ -11,32 +12,78 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 __all__ = [
+    "MAX_LR",
+    "RunSettings",
     "UsageError",
-    "setting",
-    "resolve",
-    "require",
+    "check_choice",
+    "check_finite",
     "check_int",
     "check_positive",
-    "check_finite",
-    "check_choice",
-    "check_run_name",
-    "check_logdir",
-    "check_run_settings",
+    "require",
+    "resolve",
+    "setting",
 ]
 
 C = TypeVar("C")
 
+# beyond this Adam's step size overflows float32 inside torch.optim
+MAX_LR = 1e6
+
 
 class UsageError(ValueError):
-    """Bad input from the user: a setting, a data file, a run folder. Scripts exit 2 on it."""
+    """Bad input from the user: a setting, a data file, a run folder. Programs exit 2 on it."""
 
 
 def setting(default: Any, help: str, **metadata: Any) -> Any:
-    """A dataclass field with a help line (and optional `choices`) for `--help`."""
+    """A dataclass field with a help line (and optional `choices` or `type`) for `--help`."""
     return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclass
+class RunSettings:
+    """What every training run has: a seed, a place to record it, and how often it records."""
+
+    seed: int = setting(0, "seeds the sampling generator and torch (initial weights)")
+    logdir: str | None = setting(
+        None, "root folder of the TensorBoard runs (None: no run folder, events or checkpoints)"
+    )
+    run_name: str | None = setting(
+        None,
+        "run folder name under LOGDIR/<trainer> (default: <time>-seed<SEED> and the settings "
+        "that differ from the defaults)",
+    )
+    log_every: int = setting(10, "write TensorBoard scalars every N steps (and at the last step)")
+    save_every: int = setting(
+        1000, "save a checkpoint every N steps, and always at the end (0: only at the end)"
+    )
+    threads: int | None = setting(
+        None, "torch CPU threads (default: chosen from the workload, 1 for small tensors)"
+    )
+
+    def __post_init__(self):
+        check_int("seed", self.seed, 0)
+        if self.threads is not None:
+            check_int("threads", self.threads, 1, 1024)
+        require(
+            self.logdir is None or (isinstance(self.logdir, str) and self.logdir != ""),
+            f"logdir must be a folder path or None, got {self.logdir!r}",
+        )
+        if self.logdir is not None:
+            _require_text("logdir", self.logdir)
+        if self.run_name is not None:
+            name = self.run_name
+            plain = isinstance(name, str) and name.strip() == name and name not in ("", ".", "..")
+            require(
+                plain and "/" not in name and "\\" not in name,
+                f"run_name must be a plain folder name, got {name!r}",
+            )
+            _require_text("run_name", name)
+        check_int("log_every", self.log_every, 1)
+        check_int("save_every", self.save_every, 0)
 
 
 def resolve(cls: type[C], config: C | None, overrides: dict[str, Any], caller: str) -> C:
@@ -78,10 +125,6 @@ def check_positive(name: str, value: Any, maximum: float = math.inf) -> None:
     require(ok, f"{name} must be a finite number > 0{bound}, got {value!r}")
 
 
-# beyond this Adam's step size overflows float32 inside torch.optim (a traceback, not an error)
-MAX_LR = 1e6
-
-
 def check_finite(name: str, value: Any) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     require(ok, f"{name} must be a finite number, got {value!r}")
@@ -89,28 +132,6 @@ def check_finite(name: str, value: Any) -> None:
 
 def check_choice(name: str, value: Any, choices) -> None:
     require(value in choices, f"{name} must be one of {', '.join(choices)}, got {value!r}")
-
-
-def check_run_name(value: Any) -> None:
-    """A run name is one folder name: no separators, not '.' or '..'."""
-    if value is None:
-        return
-    ok = isinstance(value, str) and value.strip() == value and value not in ("", ".", "..")
-    require(
-        ok and "/" not in value and "\\" not in value,
-        f"run_name must be a plain folder name, got {value!r}",
-    )
-    _require_text("run_name", value)
-
-
-def check_logdir(value: Any) -> None:
-    """The root of the run folders: a non-empty path, or None for no logging."""
-    require(
-        value is None or (isinstance(value, str) and value != ""),
-        f"logdir must be a folder path or None, got {value!r}",
-    )
-    if value is not None:
-        _require_text("logdir", value)
 
 
 def _require_text(name: str, value: str) -> None:
@@ -122,15 +143,3 @@ def _require_text(name: str, value: str) -> None:
         raise UsageError(
             f"{name} must be UTF-8 text, got {value.encode('utf-8', 'backslashreplace').decode()}"
         ) from None
-
-
-def check_run_settings(config: Any) -> None:
-    """The settings every trainer shares: seed, logdir, run_name, log_every, save_every, threads."""
-    check_int("seed", config.seed, 0)
-    if config.threads is not None:
-        check_int("threads", config.threads, 1)
-        require(config.threads <= 1024, f"threads must be at most 1024, got {config.threads}")
-    check_logdir(config.logdir)
-    check_run_name(config.run_name)
-    check_int("log_every", config.log_every, 1)
-    check_int("save_every", config.save_every, 0)

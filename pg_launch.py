@@ -1,0 +1,64 @@
+"""Starts pg's programs: the installed `pg-*` commands and a checkout's `scripts/*.py`.
+
+    pg-train-reinforce --steps 600          (installed; runs go to ./logs)
+    python scripts/train_reinforce.py       (a checkout; runs go to the checkout's logs/)
+
+Importing torch takes seconds. An import cut short by Ctrl-C can leave a module half made and
+ends in a traceback, so Ctrl-C is held back until the program's imports are done; the program
+then lets it through (`pg.run.cli.run`), and a Ctrl-C that came early ends it with one line and
+exit code 130. This module sits outside the `pg` package because importing anything from `pg`
+imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+__all__ = ["launch"]
+
+
+def launch(program: str, script: str | None = None) -> int:
+    """Run `pg.commands.<program>` on the command line and return its exit code. `script`, the
+    checkout's script that started it, sends the runs to that checkout's `logs/` folder."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    import importlib
+
+    from pg.run import cli
+
+    module = importlib.import_module(f"pg.commands.{program}")
+    defaults = {"logdir": checkout_logdir(script)} if script is not None else {}
+    return cli.run(module.main, **defaults)
+
+
+def checkout_logdir(script: str) -> str:
+    """The `logs/` folder beside the `scripts/` folder that holds `script`, so that a run started
+    from inside `scripts/` lands in the checkout's `logs/`: relative to the current folder where
+    that is short (`logs`, `../logs`), else in full."""
+    logs = Path(script).resolve().parents[1] / "logs"
+    try:
+        relative = os.path.relpath(logs)
+    except OSError:  # the current folder is gone; the full path still works
+        return str(logs)
+    return relative if relative.count("..") <= 1 else str(logs)
+
+
+# the installed commands (pyproject.toml's [project.scripts])
+
+
+def train_reinforce() -> int:
+    return launch("train_reinforce")
+
+
+def train_supervised() -> int:
+    return launch("train_supervised")
+
+
+def train_episodic() -> int:
+    return launch("train_episodic")
+
+
+def evaluate() -> int:
+    return launch("evaluate")
