@@ -85,6 +85,15 @@ class HungerBandit:
             "q_b": q_b,
         }
 
+    def check_fits(self, policy: Policy) -> None:
+        """The policy must choose between the two places: one logit per row (a Bernoulli)."""
+        actions = getattr(policy, "num_actions", None)
+        require(
+            actions == 2,
+            "the hunger bandit has two actions (Place A, Place B): the policy must give 2, got "
+            f"{actions}",
+        )
+
     def sample_hunger(
         self, n: int, generator: torch.Generator, dtype: torch.dtype = torch.float32
     ) -> Tensor:

@@ -23,7 +23,6 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,7 @@ from pg.episodes import EnvInfo, EnvRandomState, Episodes, collect_episodes, des
 from pg.losses import REDUCTIONS, episodic_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy
-from pg.run import Run, parallel
+from pg.run import Run, RunResult, parallel
 from pg.run.checkpoint import Checkpoint
 from pg.run.parallel import average_gradients
 from pg.run.settings import (
@@ -52,6 +51,7 @@ __all__ = ["EpisodicConfig", "EpisodicResult", "episodic_step", "parse_target", 
 
 SOLVED_WINDOW = 100  # "solved": the mean return of the last 100 finished episodes reaches a target
 COLLAPSED = 0.01  # entropy below this share of its maximum (log K): the policy stopped exploring
+TARGET = ["charts/mean_return_100", "charts/target_return"]  # drawn in one chart
 
 
 def parse_target(text: str) -> float | str | None:
@@ -122,7 +122,9 @@ class EpisodicConfig(RunSettings):
 
 
 @dataclass
-class EpisodicResult:
+class EpisodicResult(RunResult):
+    """What an episodic run returns; the trained parameters are in the policy itself."""
+
     solved: bool  # the mean return of the last 100 episodes reached the target
     target: float | None  # the target that applied (None: the whole budget was trained)
     target_rule: str  # where that target came from, in words
@@ -132,10 +134,6 @@ class EpisodicResult:
     mean_return: float  # over the last (up to) 100 episodes
     entropy: float  # mean entropy of the policy over the last batch's steps
     entropy_collapsed: bool  # discrete actions: entropy < 1% of log K, the policy stopped exploring
-    run_dir: Path | None
-    checkpoint: Path | None  # the last checkpoint written
-    interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # per logged update: 'step' (env steps) and each tag
 
 
 class RecentReturns:
@@ -181,9 +179,13 @@ def episodic_step(
     discounted reward-to-go, one optimiser step. Returns the batch of episodes."""
     batch = collect_episodes(envs, policy, generator)  # the first episode of each environment
     loss = episodic_loss(
-        policy, batch, gamma=settings.gamma, loss_reduction=settings.loss_reduction,
-        normalize_returns=settings.normalize_returns, entropy_coef=settings.entropy_coef,
-    )  # fmt: skip
+        policy,
+        batch,
+        gamma=settings.gamma,
+        loss_reduction=settings.loss_reduction,
+        normalize_returns=settings.normalize_returns,
+        entropy_coef=settings.entropy_coef,
+    )
 
     optimizer.zero_grad()
     loss.backward()
@@ -214,12 +216,9 @@ def train_episodic(
 
     `env` is a Gymnasium id (default: the `env_id` setting) with `make_kwargs` for
     `gymnasium.make`, or a callable returning a new env. Settings are the fields of
-    `EpisodicConfig` as keyword arguments (`total_steps`, `episodes_per_update=16`,
-    `optimizer="adam"`, `lr=0.01`, `gamma=0.99`, `loss_reduction`, `normalize_returns`,
-    `entropy_coef=0`, `target_return="auto"`, `seed`, `logdir=None` (no files) or a folder,
-    `run_name`, `log_every`, `save_every`) or a `config`. Stops once solved, when the budget is
-    spent, or after the current update when `stop` sees a signal. `resume` continues a run
-    exactly.
+    `EpisodicConfig`, as keyword arguments or a `config`. Stops once solved, when the budget of
+    environment steps is spent, or after the current update when `stop` sees a signal; `resume`
+    (a checkpoint) continues a run exactly.
     """
     cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
     env = cfg.env_id if env is None else env
@@ -233,28 +232,50 @@ def train_episodic(
     envs.reset(seed=parallel.rank_seed(cfg.seed, parallel.current()))  # seeds each env once
     recent = RecentReturns(target)
     run = Run(
-        "episodic", cfg, policy, optimizer, total=cfg.total_steps, resume=resume, stop=stop,
-        verbose=verbose, unit="env step", record={"env": info.name, "target": rule},
-        state={"envs": EnvRandomState(envs), "recent": recent}, rows=cfg.episodes_per_update,
+        "episodic",
+        cfg,
+        policy,
+        optimizer,
+        total=cfg.total_steps,
+        resume=resume,
+        stop=stop,
+        verbose=verbose,
+        unit="env step",
+        record={"env": info.name, "target": rule},
+        state={"envs": EnvRandomState(envs), "recent": recent},
+        rows=cfg.episodes_per_update,
         show={"mean return": "charts/mean_return_100"},
         histogram_every=1,  # an update runs whole episodes (~0.2 s); its histograms ~5 ms
-    )  # fmt: skip
+    )
     if target is not None:  # drawn with the return, the target stays in the chart's view
-        run.charts({"episodic": {"mean return of the last 100 episodes, and the target": [
-            "charts/mean_return_100", "charts/target_return"]}})  # fmt: skip
+        run.charts({"episodic": {"mean return of the last 100 episodes, and the target": TARGET}})
     generator = run.generator()
     run.finished = recent.solved  # a resumed run may be solved already
     batch = None
     with closing(envs), run:
         for _ in run.steps():
             batch = episodic_step(policy, optimizer, envs, generator, run, recent, cfg)
-    entropy = _entropy(policy, batch) if batch is not None else math.nan
+    return _result(run, recent, rule, _entropy(policy, batch), info)
+
+
+def _result(
+    run: Run, recent: RecentReturns, rule: str, entropy: float, info: EnvInfo
+) -> EpisodicResult:
+    """What the run reached, and whether a discrete policy stopped exploring short of the target:
+    entropy below COLLAPSED of its maximum, log K."""
+    discrete = info.num_actions is not None
+    collapsed = discrete and entropy < COLLAPSED * math.log(info.num_actions)
     return EpisodicResult(
-        solved=recent.solved, target=target, target_rule=rule, episodes=recent.episodes,
-        env_steps=run.step, seconds=run.seconds, mean_return=recent.mean, entropy=entropy,
-        entropy_collapsed=not recent.solved and _collapsed(entropy, info), run_dir=run.run_dir,
-        checkpoint=run.checkpoint, interrupted=run.interrupted, history=run.history,
-    )  # fmt: skip
+        solved=recent.solved,
+        target=recent.target,
+        target_rule=rule,
+        episodes=recent.episodes,
+        env_steps=run.step,
+        mean_return=recent.mean,
+        entropy=entropy,
+        entropy_collapsed=collapsed and not recent.solved,
+        **run.outcome(),
+    )
 
 
 def _check_fits(policy: Policy, info: EnvInfo) -> None:
@@ -308,15 +329,12 @@ def _scalars(
     return values
 
 
-def _entropy(policy: Policy, batch: Episodes) -> float:
+def _entropy(policy: Policy, batch: Episodes | None) -> float:
     """Mean entropy of the policy's distribution over the batch's valid steps."""
+    if batch is None:  # no update was made
+        return math.nan
     with torch.no_grad():
         return policy.distribution(batch.obs[batch.valid]).entropy().mean().item()
-
-
-def _collapsed(entropy: float, info: EnvInfo) -> bool:
-    """Discrete actions whose entropy fell below COLLAPSED of its maximum, log K."""
-    return info.num_actions is not None and entropy < COLLAPSED * math.log(info.num_actions)
 
 
 def _log_episodes(run: Run, lengths: np.ndarray, returns: np.ndarray) -> None:

@@ -84,8 +84,7 @@ def reinforce_loss(
                 )
             baseline = baseline.detach()
         advantage = advantage - baseline
-    # -(advantage * log_prob).mean() as one dot product: a fused pass each way instead of three
-    return -torch.dot(advantage.to(log_prob.dtype), log_prob) / len(log_prob)
+    return -(advantage.to(log_prob.dtype) * log_prob).mean()
 
 
 class MeanBaseline:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -35,7 +34,7 @@ from pg.env import HungerBandit
 from pg.losses import MeanBaseline, reinforce_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy, evaluating, sample_actions, trained_bias
-from pg.run import Run
+from pg.run import Run, RunResult
 from pg.run.checkpoint import Checkpoint
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
@@ -45,7 +44,6 @@ from pg.run.settings import (
     check_choice,
     check_int,
     check_positive,
-    require,
     resolve,
     setting,
 )
@@ -101,18 +99,13 @@ class ReinforceConfig(RunSettings):
 
 
 @dataclass
-class ReinforceResult:
+class ReinforceResult(RunResult):
     """What a REINFORCE run returns; the trained parameters are in the policy itself."""
 
     average_reward: float  # mean sampled reward over the last 20% of the steps this call ran
     expected_reward: float  # exact J of the trained policy
     optimal_reward: float  # the best J this policy can reach (see HungerBandit.optimal_reward)
     steps: int  # steps completed, counting those before a resume
-    seconds: float  # wall time of the training loop (not the setup, not the figure)
-    run_dir: Path | None  # None when logging was off
-    checkpoint: Path | None  # the last checkpoint written
-    interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point
 
 
 def reinforce_step(
@@ -158,35 +151,35 @@ def train_reinforce(
 ) -> ReinforceResult:
     """Train `policy` in place on the hunger bandit with REINFORCE; no labels are used.
 
-    Settings are the fields of `ReinforceConfig`, as keyword arguments (`steps=300`,
-    `batch_size=8192`, `optimizer="sgd"`, `lr=10.0`, `baseline="none"` or `"mean"`, `seed=0`,
-    `logdir=None` (no files) or a folder, `run_name`, `log_every`, `save_every`, `figure`) or as a
-    `config`. `env` defaults to `HungerBandit()`. `resume` (from `pg.run.checkpoint.load`)
-    continues that run exactly, in its folder, up to `steps` in all; `stop` (a `GracefulStop`)
-    ends training after the current step when a signal arrives. Raises `UsageError` (a
-    ValueError) for a bad setting or run folder before any training is done, and
-    `NonFiniteError` at the first NaN or infinity. Inside a torch.distributed process group
-    (torchrun) every rank samples its own `batch_size` rounds and the gradients are averaged.
+    Settings are the fields of `ReinforceConfig`, as keyword arguments or a `config`; `env`
+    defaults to `HungerBandit()`. `resume` (a checkpoint) continues that run exactly, up to
+    `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a signal
+    arrives. Raises `UsageError` (a ValueError) for a bad setting before any training, and
+    `NonFiniteError` at the first NaN or infinity. Under torchrun every process samples its own
+    `batch_size` rounds and the gradients are averaged.
     """
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
-    require(
-        getattr(policy, "num_actions", None) == 2,
-        "the hunger bandit has two actions (Place A, Place B): the policy must give 2, got "
-        f"{getattr(policy, 'num_actions', None)}",
-    )
+    env.check_fits(policy)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     baseline = MeanBaseline() if cfg.baseline == "mean" else None
     run = Run(
-        "reinforce", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
-        verbose=verbose, record={"env": repr(env)}, rows=cfg.batch_size,
+        "reinforce",
+        cfg,
+        policy,
+        optimizer,
+        total=cfg.steps,
+        resume=resume,
+        stop=stop,
+        verbose=verbose,
+        record={"env": repr(env)},
+        rows=cfg.batch_size,
         state={"baseline": baseline} if baseline is not None else {},
         show={"reward": "reward/average"},
-    )  # fmt: skip
+    )
     generator = run.generator()
     run.charts({"REINFORCE": {"expected reward J and the best reachable": REWARD_LINES}})
     tail = _Tail(run.start, cfg.steps)  # the result's average reward: the last 20% of the steps
-
     with run:
         for step in run.steps():
             reward = reinforce_step(
@@ -196,17 +189,15 @@ def train_reinforce(
         with torch.no_grad(), evaluating(policy):
             expected = env.expected_reward(policy).item()
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
-            path = run.history.get("policy/bias", []) + [policy.bias.item()]
-            generator = torch.Generator(device=run.device).manual_seed(cfg.seed)
-            run.log_figure("figures/reward_vs_bias", _reward_curve(env, policy, path, generator),
-                           "reward_vs_bias.png")  # fmt: skip
-
+            figure = _reward_curve(env, policy, run.history.get("policy/bias", []), cfg.seed)
+            run.log_figure("figures/reward_vs_bias", figure, "reward_vs_bias.png")
     return ReinforceResult(
-        average_reward=tail.mean(), expected_reward=expected,
-        optimal_reward=env.optimal_reward(policy), steps=run.step, seconds=run.seconds,
-        run_dir=run.run_dir, checkpoint=run.checkpoint, interrupted=run.interrupted,
-        history=run.history,
-    )  # fmt: skip
+        average_reward=tail.mean(),
+        expected_reward=expected,
+        optimal_reward=env.optimal_reward(policy),
+        steps=run.step,
+        **run.outcome(),
+    )
 
 
 def _scalars(
@@ -282,12 +273,15 @@ class _LogProb(torch.nn.Module):
         return self.policy.distribution(obs).log_prob(action)
 
 
-def _reward_curve(env: HungerBandit, policy: Policy, path: list[float], generator: torch.Generator):
-    """J against the bias with its exact derivative, and REINFORCE's guesses of that derivative.
+def _reward_curve(env: HungerBandit, policy: Policy, logged: list[float], seed: int):
+    """J against the bias with its exact derivative, and REINFORCE's guesses of that derivative,
+    with the path the bias took (its `logged` values, then the trained one).
 
     At a few biases, many single-sample estimates are drawn: each is a wild guess (the error bar
     is one standard deviation), yet their mean lands on the exact derivative.
     """
+    path = [*logged, policy.bias.item()]
+    generator = torch.Generator(device=policy.bias.device).manual_seed(seed)
     lo, hi = min([-20.0, *path]) - 2.0, max([2.0, *path]) + 2.0
     probe = copy.deepcopy(policy)  # the bias is swapped here, never on the trained policy
     biases = torch.linspace(lo, hi, 161, dtype=torch.float64).tolist()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +27,7 @@ from torch import Tensor
 from pg import figures
 from pg.optim import OPTIMIZERS, make_optimizer
 from pg.policy import Policy, evaluating, trained_bias
-from pg.run import Run
+from pg.run import Run, RunResult
 from pg.run.checkpoint import Checkpoint
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
@@ -78,16 +77,11 @@ class SupervisedConfig(RunSettings):
 
 
 @dataclass
-class SupervisedResult:
+class SupervisedResult(RunResult):
     """What a supervised run returns; the trained parameters are in the policy itself."""
 
     loss: float  # MSE after the last step
     steps: int  # steps completed, counting those before a resume
-    seconds: float  # wall time of the training loop (not the setup, not the figure)
-    run_dir: Path | None  # None when logging was off
-    checkpoint: Path | None  # the last checkpoint written
-    interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point
 
 
 def supervised_step(
@@ -129,37 +123,38 @@ def train_supervised(
 ) -> SupervisedResult:
     """Train `policy` in place on labelled data (hunger -> p(B)) by minimising the MSE.
 
-    Settings are the fields of `SupervisedConfig`, passed as keyword arguments (`steps=200`,
-    `optimizer="rprop"`, `lr=0.1`, `seed=0`, `logdir=None` (no files) or a folder, `run_name`,
-    `log_every`, `save_every`, `figure`) or as a `config`. `verbose` prints the run folder and
-    progress. `resume` (from `pg.run.checkpoint.load`) continues that run exactly, in its folder,
-    up to `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a
-    signal arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or a bad run
-    folder before any training is done, and `NonFiniteError` at the first NaN or infinity.
+    Settings are the fields of `SupervisedConfig`, as keyword arguments or a `config`; `verbose`
+    prints the run folder and progress. `resume` (a checkpoint) continues that run exactly, up to
+    `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a signal
+    arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder
+    before any training, and `NonFiniteError` at the first NaN or infinity.
     """
     cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
     hunger, target = _check_data(policy, hunger, target)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     probes = _probe_indices(hunger)
     run = Run(
-        "supervised", cfg, policy, optimizer, total=cfg.steps, resume=resume, stop=stop,
-        verbose=verbose, record={"examples": len(target)}, rows=len(target),
+        "supervised",
+        cfg,
+        policy,
+        optimizer,
+        total=cfg.steps,
+        resume=resume,
+        stop=stop,
+        verbose=verbose,
+        record={"examples": len(target)},
+        rows=len(target),
         show={"loss": "loss/mse"},
-    )  # fmt: skip
+    )
     with run:
         for _ in run.steps():
             supervised_step(policy, optimizer, hunger, target, run, probes)
         with torch.no_grad(), evaluating(policy):
             final_loss = F.mse_loss(policy(hunger), target).item()
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
-            path = run.history.get("policy/bias", []) + [policy.bias.item()]
-            figure = _mse_curve(policy, hunger, target, path)
+            figure = _mse_curve(policy, hunger, target, run.history.get("policy/bias", []))
             run.log_figure("figures/mse_vs_bias", figure, "mse_vs_bias.png")
-
-    return SupervisedResult(
-        loss=final_loss, steps=run.step, seconds=run.seconds, run_dir=run.run_dir,
-        checkpoint=run.checkpoint, interrupted=run.interrupted, history=run.history,
-    )  # fmt: skip
+    return SupervisedResult(loss=final_loss, steps=run.step, **run.outcome())
 
 
 def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -212,15 +207,16 @@ def _probe_indices(hunger: Tensor) -> dict[str, int]:
 CURVE_ELEMENTS = 1 << 22  # (bias, example) pairs the figure's curve evaluates at once
 
 
-def _mse_curve(policy: Policy, hunger: Tensor, target: Tensor, path: list[float]):
-    """The article's graph for this policy: MSE and dMSE/db over a range of biases.
+def _mse_curve(policy: Policy, hunger: Tensor, target: Tensor, logged: list[float]):
+    """The article's graph for this policy: MSE and dMSE/db over a range of biases, and the path
+    the bias took (its `logged` values, then the trained one).
 
     Every other parameter stays at its trained value; the bias is swapped in through
     `torch.func.functional_call`, so this works for any policy with a scalar `bias`.
     """
     from torch.func import functional_call, grad_and_value, vmap
 
-    path = [b for b in path if math.isfinite(b)]
+    path = [b for b in [*logged, policy.bias.item()] if math.isfinite(b)]
     lo, hi = min([-25.0, *path]) - 2.0, max([5.0, *path]) + 2.0
     biases = torch.linspace(lo, hi, 401, dtype=policy.bias.dtype, device=policy.bias.device)
 

@@ -72,10 +72,7 @@ def run_main(
 
     module = script_module(name)
     monkeypatch.setattr(sys, "argv", [f"scripts/{name}.py", *args])
-    try:
-        code = cli.run(module.main)
-    except SystemExit as e:
-        code = e.code
+    code = cli.run(module.main)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -131,3 +128,13 @@ def only_run_dir(logdir: Path, kind: str) -> Path:
 @pytest.fixture
 def logdir(tmp_path: Path) -> Path:
     return tmp_path / "logs"
+
+
+def cartpole_policy(seed: int = 0):
+    """The episodic trainer's default network for CartPole, its weights from `seed`."""
+    import torch
+
+    import pg
+
+    torch.manual_seed(seed)
+    return pg.MLPPolicy(obs_dim=4, num_actions=2, hidden=(64, 64))

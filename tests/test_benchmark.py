@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 
 import pytest
 
-from pg import benchmark
+from pg.run import cli
 
-from conftest import assert_refused, run_main
+from conftest import ROOT, assert_refused
 
 
-def test_a_table_renders_as_markdown_with_readable_numbers():
+@pytest.fixture(scope="module")
+def benchmark():
+    spec = importlib.util.spec_from_file_location("benchmark", ROOT / "scripts" / "benchmark.py")
+    module = sys.modules["benchmark"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_benchmark(benchmark, *args, monkeypatch, capsys) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["scripts/benchmark.py", *args])
+    code = cli.run(benchmark.main)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_table_renders_as_markdown_with_readable_numbers(benchmark):
     table = benchmark.Table(
         "T", ["a", "b", "c", "d"], rows=[["x", 1234567.0, 0.012345, True]], notes=["n"]
     )
@@ -27,15 +44,14 @@ def test_a_table_renders_as_markdown_with_readable_numbers():
 
 
 @pytest.mark.slow
-def test_the_lean_article_loop_learns_like_the_article_says():
-    import torch
-
-    bias = benchmark._lean_article_loop(2000, torch.Generator().manual_seed(0))
+def test_the_article_s_procedure_from_the_example_hovers_around_minus_10(benchmark):
+    bias, average = benchmark.example("hunger_reinforce").train(steps=2000, batch_size=1, lr=1.0)
     assert -13 < bias < -7  # one sample per update: it wanders around -10
+    assert 0.6 < average <= 1.0
 
 
 def test_the_quick_benchmark_prints_each_table_and_writes_them_with_the_machine(
-    tmp_path, monkeypatch, capsys
+    benchmark, tmp_path, monkeypatch, capsys
 ):
     # the sections' measurements are replaced by tiny tables: this checks the script around them
     # (which sections run, in order, with --quick; what is printed and written), in well under a
@@ -49,12 +65,18 @@ def test_the_quick_benchmark_prints_each_table_and_writes_them_with_the_machine(
 
         return measure
 
-    monkeypatch.setattr(benchmark, "_SECTIONS", {n: section(n) for n in ("variance", "logging")})
+    monkeypatch.setattr(benchmark, "SECTIONS", {n: section(n) for n in ("variance", "logging")})
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main(
-        "benchmark", "--quick", "--only", "variance,logging", "--logdir", "out",
-        monkeypatch=monkeypatch, capsys=capsys,
-    )  # fmt: skip
+    code, out, err = run_benchmark(
+        benchmark,
+        "--quick",
+        "--only",
+        "variance,logging",
+        "--logdir",
+        "out",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 0, err
     assert calls == [("variance", True), ("logging", True)]
     assert out.index("### variance table") < out.index("### logging table")
@@ -68,28 +90,18 @@ def test_the_quick_benchmark_prints_each_table_and_writes_them_with_the_machine(
     assert "### variance table" in markdown and "| x | 1.5 |" in markdown
 
 
-def test_an_unknown_section_is_refused(tmp_path, monkeypatch, capsys):
+def test_an_unknown_section_is_refused(benchmark, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    result = run_main("benchmark", "--only", "speed", monkeypatch=monkeypatch, capsys=capsys)
+    result = run_benchmark(benchmark, "--only", "speed", monkeypatch=monkeypatch, capsys=capsys)
     assert_refused(
         *result, "benchmark", "--only must name sections among throughput", tmp_path / "logs"
     )
 
 
-def test_the_median_interval_is_a_percentile_bootstrap_and_counts_unsolved_seeds_as_infinite():
+def test_the_median_interval_is_a_percentile_bootstrap_and_counts_unsolved_seeds_as_infinite(
+    benchmark,
+):
     assert benchmark._median_with_interval([5.0] * 7) == "5 [5, 5]"
     text = benchmark._median_with_interval([1.0, 2.0, 3.0, 4.0, float("inf")])
     median, interval = text.split(" ", 1)
     assert median == "3" and interval.startswith("[1") and interval.endswith("inf]")
-
-
-def test_time_to_solution_runs_the_checkout_s_script_or_else_the_installed_program(
-    tmp_path, monkeypatch
-):
-    label, args = benchmark.hunger_program("reinforce")
-    assert label == "scripts/train_reinforce.py" and args[0].endswith("scripts/train_reinforce.py")
-    monkeypatch.setattr(benchmark, "ROOT", tmp_path)  # an installed package: no scripts/ beside it
-    assert benchmark.hunger_program("supervised") == (
-        "python -m pg train-supervised",
-        ["-m", "pg", "train-supervised"],
-    )

@@ -56,9 +56,13 @@ def train_and_report(
     if result.interrupted:
         flag = "--" + total.replace("_", "-")
         return cli.report_interruption(
-            result.interrupted, getattr(result, done), getattr(args, total), flag,
-            result.run_dir, result.checkpoint,
-        )  # fmt: skip
+            result.interrupted,
+            getattr(result, done),
+            getattr(args, total),
+            flag,
+            result.run_dir,
+            result.checkpoint,
+        )
     print(summary)
     if result.run_dir is not None:
         print(where(result.run_dir, args.logdir))

@@ -26,7 +26,6 @@ from pg.run.stopping import RunFault
 
 __all__ = [
     "continue_run",
-    "fail",
     "invocation",
     "parse",
     "program_name",
@@ -196,12 +195,6 @@ def report_interruption(signum: int, done: int, total: int, total_flag: str, run
     return 128 + signum
 
 
-def fail(message: object) -> NoReturn:
-    """End the script now: one line on stderr, exit code 2."""
-    print(f"{program_name()}: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def run(main: Callable[..., int | None], **defaults: Any) -> int:
     """Call a program's `main(**defaults)` and turn the ways it can end into exit codes."""
     try:
@@ -209,7 +202,10 @@ def run(main: Callable[..., int | None], **defaults: Any) -> int:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         return main(**defaults) or 0
     except UsageError as e:
-        fail(e)
+        print(f"{program_name()}: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # argparse: --help (0), or a bad flag (2) after its one line
+        return e.code if isinstance(e.code, int) else 1
     except RunFault as e:  # e.g. training diverged: not bad input, but one clear line all the same
         print(f"{program_name()}: error: {e}", file=sys.stderr)
         return 1

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -54,7 +55,7 @@ from pg.run.progress import Progress
 from pg.run.settings import RunSettings, require
 from pg.run.stopping import FiniteGuard, GracefulStop
 
-__all__ = ["Run", "Stateful"]
+__all__ = ["Run", "RunResult", "Stateful"]
 
 HISTOGRAM_EVERY = 10  # histograms cost ~1 ms, a hunger step ~1 ms: every 10th logging point
 
@@ -65,6 +66,18 @@ class Stateful(Protocol):
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class RunResult:
+    """What every trainer returns besides its own numbers (the trained parameters are in the
+    policy itself)."""
+
+    seconds: float  # wall time of the training loop (not the setup, not the figure)
+    run_dir: Path | None  # None when logging was off
+    checkpoint: Path | None  # the last checkpoint written
+    interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
+    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point
 
 
 class Run:
@@ -147,15 +160,21 @@ class Run:
             rewind_events(self.run_dir, position, keep=self._log.event_file)
         torch.set_num_threads(self._threads)  # for this run; put back as it was when it ends
         self._progress = Progress(
-            self._verbose and self.world.is_main, self.total, self.run_dir,
-            self.settings.logdir, unit=self._unit,
-        )  # fmt: skip
+            self._verbose and self.world.is_main,
+            self.total,
+            self.run_dir,
+            self.settings.logdir,
+            unit=self._unit,
+        )
         self.policy.train()  # dropout and the like on while training; exact values use eval mode
         if self.resumed is None:
             self._log.settings(
-                dataclasses.asdict(self.settings), trainer=self.kind,
-                initial_policy=repr(self.policy), torch=torch.__version__, **self._record,
-            )  # fmt: skip
+                dataclasses.asdict(self.settings),
+                trainer=self.kind,
+                initial_policy=repr(self.policy),
+                torch=torch.__version__,
+                **self._record,
+            )
         return self
 
     def __exit__(self, *exc) -> None:
@@ -248,6 +267,16 @@ class Run:
     def checkpoint(self) -> Path | None:
         """The last checkpoint written."""
         return self._saved.path if self._saved is not None else None
+
+    def outcome(self) -> dict[str, Any]:
+        """The fields of `RunResult`, for the trainer's result."""
+        return {
+            "seconds": self.seconds,
+            "run_dir": self.run_dir,
+            "checkpoint": self.checkpoint,
+            "interrupted": self.interrupted,
+            "history": self.history,
+        }
 
     def _open_run_dir(self) -> Path:
         """The resumed run's own folder, or a new one named from the settings."""

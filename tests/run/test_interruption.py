@@ -67,9 +67,15 @@ def test_a_signal_mid_run_saves_a_checkpoint_flushes_events_and_says_how_to_resu
     # what the interrupted one showed)
     monkeypatch.chdir(tmp_path)
     code, _, err = run_main(
-        "train_reinforce", "--resume", str(run_dir), "--steps", str(done + 20), "--quiet",
-        monkeypatch=monkeypatch, capsys=capsys,
-    )  # fmt: skip
+        "train_reinforce",
+        "--resume",
+        str(run_dir),
+        "--steps",
+        str(done + 20),
+        "--quiet",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 0, err
     assert checkpoint.load(run_dir, "reinforce").step == done + 20
 
@@ -221,9 +227,16 @@ def test_ctrl_c_mid_run_stops_after_the_step_with_a_checkpoint_and_exit_130(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(pg.HungerPolicy, "logits", signalling)
     code, out, err = run_main(
-        "train_supervised", "--steps", "50", "--run-name", "r", "--quiet", "--no-figure",
-        monkeypatch=monkeypatch, capsys=capsys,
-    )  # fmt: skip
+        "train_supervised",
+        "--steps",
+        "50",
+        "--run-name",
+        "r",
+        "--quiet",
+        "--no-figure",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 130 and "Traceback" not in err, err
     assert out.startswith("stopped by SIGINT after 7 of 50; checkpoint logs/supervised/r/")
     assert "resume with: python scripts/train_supervised.py --resume logs/supervised/r" in out
@@ -248,9 +261,16 @@ def test_a_run_started_ignoring_ctrl_c_goes_on_ignoring_it(tmp_path, monkeypatch
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         code, out, err = run_main(
-            "train_supervised", "--steps", "50", "--run-name", "r", "--quiet", "--no-figure",
-            monkeypatch=monkeypatch, capsys=capsys,
-        )  # fmt: skip
+            "train_supervised",
+            "--steps",
+            "50",
+            "--run-name",
+            "r",
+            "--quiet",
+            "--no-figure",
+            monkeypatch=monkeypatch,
+            capsys=capsys,
+        )
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # and left as it was
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -268,10 +288,16 @@ def _train_in_a_child(run_dir, steps: int) -> int:
         try:
             saved = run_dir / checkpoint.FILENAME
             pg.train_reinforce(
-                pg.HungerPolicy(), steps=steps, batch_size=64, log_every=1, save_every=40,
-                logdir=str(run_dir.parent.parent), run_name=run_dir.name, figure=False,
+                pg.HungerPolicy(),
+                steps=steps,
+                batch_size=64,
+                log_every=1,
+                save_every=40,
+                logdir=str(run_dir.parent.parent),
+                run_name=run_dir.name,
+                figure=False,
                 resume=checkpoint.load(saved) if saved.exists() else None,
-            )  # fmt: skip
+            )
             code = 0
         except BaseException:
             traceback.print_exc()
@@ -353,11 +379,15 @@ def test_ctrl_c_while_the_program_is_still_importing_exits_130_without_a_traceba
     else:  # the installed command, beside this interpreter
         command = [str(Path(sys.executable).parent / how)]
     run = subprocess.Popen(
-        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        command,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         # as from a terminal: a test run started in the background (`pytest &`) ignores SIGINT,
         # and a child would inherit that and, like Python itself, respect it
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    )
     wait_until_sigint_is_held_back(run.pid)  # then torch and the rest import, for seconds
     time.sleep(0.1)
     run.send_signal(signal.SIGINT)

@@ -66,9 +66,11 @@ def test_asking_a_script_for_cuda_without_a_gpu_exits_2_with_one_line(
 def test_two_torchrun_processes_end_with_identical_parameters(tmp_path):
     # both trainers, one after the other, in one torchrun launch
     done = torchrun(
-        str(ROOT / "tests" / "helpers" / "ddp_worker.py"), str(tmp_path), "reinforce,episodic",
+        str(ROOT / "tests" / "helpers" / "ddp_worker.py"),
+        str(tmp_path),
+        "reinforce,episodic",
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     for trainer in ("reinforce", "episodic"):
         ranks = [torch.load(tmp_path / f"{trainer}-rank{r}.pt") for r in (0, 1)]

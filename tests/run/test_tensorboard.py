@@ -94,13 +94,23 @@ def test_a_short_run_s_bias_curve_is_served_by_a_real_tensorboard(tmp_path):
 def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_path):
     logdir = tmp_path / "logs"
     pg.train_supervised(
-        pg.HungerPolicy(), *pg.article_data(), steps=3, lr=0.2, run_name="s", logdir=str(logdir),
+        pg.HungerPolicy(),
+        *pg.article_data(),
+        steps=3,
+        lr=0.2,
+        run_name="s",
+        logdir=str(logdir),
         figure=False,
-    )  # fmt: skip
+    )
     pg.train_reinforce(
-        pg.HungerPolicy(), steps=3, batch_size=64, lr=7.0, run_name="r", logdir=str(logdir),
+        pg.HungerPolicy(),
+        steps=3,
+        batch_size=64,
+        lr=7.0,
+        run_name="r",
+        logdir=str(logdir),
         figure=False,
-    )  # fmt: skip
+    )
     pg.train_episodic(
         pg.MLPPolicy(4, 2, (8,)), total_steps=300, run_name="e", logdir=str(logdir)
     )  # CartPole-v1: its reward threshold, 475, is the target
@@ -110,9 +120,14 @@ def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_p
         statuses = ["STATUS_UNKNOWN", "STATUS_SUCCESS", "STATUS_FAILURE", "STATUS_RUNNING"]
         groups = get_json(
             f"{base}/data/plugin/hparams/session_groups",
-            {"experimentName": "", "allowedStatuses": statuses, "colParams": [],
-             "startIndex": 0, "sliceSize": 100},
-        )  # fmt: skip
+            {
+                "experimentName": "",
+                "allowedStatuses": statuses,
+                "colParams": [],
+                "startIndex": 0,
+                "sliceSize": 100,
+            },
+        )
         layout = get_json(f"{base}/data/plugin/custom_scalars/layout")
     finally:
         server.terminate()

@@ -86,15 +86,25 @@ def test_a_resumed_reinforce_script_from_a_real_command_line_continues_exactly(
     outputs = []
     for args in (["--steps", "40", "--run-name", "r"], ["--steps", "80", "--run-name", "w"]):
         code, out, err = run_main(
-            "train_reinforce", *args, "--quiet", "--no-figure", monkeypatch=monkeypatch,
+            "train_reinforce",
+            *args,
+            "--quiet",
+            "--no-figure",
+            monkeypatch=monkeypatch,
             capsys=capsys,
-        )  # fmt: skip
+        )
         assert code == 0, err
         outputs.append(out)
     again = run_script(
-        "train_reinforce", "--resume", "logs/reinforce/r/checkpoint.pt", "--steps", "80",
-        "--quiet", "--no-figure", cwd=tmp_path,
-    )  # fmt: skip
+        "train_reinforce",
+        "--resume",
+        "logs/reinforce/r/checkpoint.pt",
+        "--steps",
+        "80",
+        "--quiet",
+        "--no-figure",
+        cwd=tmp_path,
+    )
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[0] == outputs[1].splitlines()[0]  # "final bias", 6 decimals
     assert torch.equal(
@@ -396,8 +406,13 @@ def test_an_env_id_with_a_module_part_is_imported_from_a_checkpoint_only_when_ty
     checkpoint.save(result.run_dir, state)
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(
-        "train_episodic", "--resume", str(result.run_dir), "--total-steps", "400",
-        monkeypatch=monkeypatch, capsys=capsys,
-    )  # fmt: skip
+        "train_episodic",
+        "--resume",
+        str(result.run_dir),
+        "--total-steps",
+        "400",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 2 and "Beautiful is better" not in out + err, err
     assert "names a module to import" in err and "--env-id this:CartPole-v1 yourself" in err

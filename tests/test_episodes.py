@@ -1,5 +1,5 @@
-"""Episodic REINFORCE beyond CartPole: continuous actions, any observation shape, environments as
-users have them, stopping that fits the task, and acting with what was trained."""
+"""Environments as users have them, and batches of whole episodes: continuous actions, any
+observation shape, a user's own environments and policies, stopping that fits the task."""
 
 from __future__ import annotations
 
@@ -12,8 +12,29 @@ from gymnasium import spaces
 import pg
 from pg.episodes import collect_episodes, describe_env, make_envs
 
-from conftest import run_main
+from conftest import cartpole_policy, run_main
 from mdps import Reach
+
+
+def test_a_batch_holds_one_whole_episode_per_environment():
+    envs = make_envs("CartPole-v1", 6)
+    envs.reset(seed=0)
+    batch = collect_episodes(envs, cartpole_policy(), torch.Generator().manual_seed(0))
+    envs.close()
+    t = int(batch.lengths.max())
+    assert batch.obs.shape == (
+        t,
+        6,
+        4,
+    ) and batch.action.shape == batch.reward.shape == batch.valid.shape == (t, 6)
+    assert batch.valid.sum(0).tolist() == batch.lengths.tolist()
+    for i, n in enumerate(batch.lengths):
+        assert batch.valid[:n, i].all() and not batch.valid[n:, i].any()  # one contiguous episode
+        assert batch.done[:, i].nonzero().flatten().tolist() == [n - 1]  # ending at its last step
+    assert (
+        batch.reward.sum(0).tolist() == batch.returns.tolist() == batch.lengths.tolist()
+    )  # +1 per step
+    assert batch.lengths.min() >= 8 and batch.lengths.max() < 200  # an untrained policy falls soon
 
 
 def test_a_gaussian_policy_samples_from_its_generator_and_keeps_the_log_prob_of_the_sample():
@@ -45,9 +66,15 @@ def test_a_gaussian_policy_learns_a_continuous_task_to_within_a_hundredth_of_the
     torch.manual_seed(0)
     policy = pg.GaussianMLPPolicy(obs_dim=1, act_dim=1, hidden=(32,))
     result = pg.train_episodic(
-        policy, Reach, total_steps=20_000, episodes_per_update=64, gamma=1.0,
-        loss_reduction="episode", target_return=None, logdir=None,
-    )  # fmt: skip
+        policy,
+        Reach,
+        total_steps=20_000,
+        episodes_per_update=64,
+        gamma=1.0,
+        loss_reduction="episode",
+        target_return=None,
+        logdir=None,
+    )
     assert result.target is None and result.env_steps >= 20_000
     returns = pg.evaluate(policy, Reach, episodes=200, seed=1)  # the best return is 0
     assert returns.mean() > -0.01  # answering 0 whatever the target would earn -1/3
@@ -86,8 +113,15 @@ def test_a_policy_for_image_observations_sets_obs_shape_and_trains_on_them(logdi
     policy = ImagePolicy()
     with pytest.raises(ValueError, match=r"obs must have shape \(N, 2, 3\), got \(4, 6\)"):
         policy.distribution(torch.zeros(4, 6))
-    result = pg.train_episodic(policy, Grid, total_steps=3000, episodes_per_update=32, lr=0.1,
-                               target_return=None, logdir=str(logdir))  # fmt: skip
+    result = pg.train_episodic(
+        policy,
+        Grid,
+        total_steps=3000,
+        episodes_per_update=32,
+        lr=0.1,
+        target_return=None,
+        logdir=str(logdir),
+    )
     assert result.env_steps >= 3000
     assert pg.evaluate(policy, Grid, episodes=100).mean() > 0.9  # it reads the pixel
     # a class of one's own is built by its owner; the run's weights then load into it
@@ -129,9 +163,13 @@ def test_an_id_takes_make_kwargs_and_a_callable_may_wrap_its_env():
     info = describe_env("FrozenLake-v1", map_name="8x8", is_slippery=False)
     assert info.obs_shape == (64,)
     result = pg.train_episodic(
-        pg.MLPPolicy(64, 4, ()), "FrozenLake-v1", make_kwargs={"map_name": "8x8"},
-        total_steps=500, target_return=None, logdir=None,
-    )  # fmt: skip
+        pg.MLPPolicy(64, 4, ()),
+        "FrozenLake-v1",
+        make_kwargs={"map_name": "8x8"},
+        total_steps=500,
+        target_return=None,
+        logdir=None,
+    )
     assert result.env_steps >= 500
 
     def short_cartpole():
@@ -154,9 +192,17 @@ def test_a_users_own_environment_trains_through_the_script_by_module_and_id(
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH would: the module is importable
     code, out, err = run_main(
-        "train_episodic", "--env-id", "my_corridor_envs:Corridor-v0", "--total-steps", "2000",
-        "--quiet", "--logdir", "runs", monkeypatch=monkeypatch, capsys=capsys,
-    )  # fmt: skip
+        "train_episodic",
+        "--env-id",
+        "my_corridor_envs:Corridor-v0",
+        "--total-steps",
+        "2000",
+        "--quiet",
+        "--logdir",
+        "runs",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 0, err
     assert "my_corridor_envs:Corridor-v0" in out and "target 15, the environment's reward" in out
 
@@ -173,9 +219,15 @@ def test_target_none_trains_the_whole_budget_and_says_so():
 def test_acrobot_with_defaults_stops_as_solved_at_its_own_threshold(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(
-        "train_episodic", "--env-id", "Acrobot-v1", "--quiet", "--logdir", "runs",
-        monkeypatch=monkeypatch, capsys=capsys,
-    )  # fmt: skip
+        "train_episodic",
+        "--env-id",
+        "Acrobot-v1",
+        "--quiet",
+        "--logdir",
+        "runs",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 0, err
     verdict = out.splitlines()[0]
     assert verdict.startswith("Acrobot-v1 solved: mean return")
@@ -189,9 +241,17 @@ def test_mountain_car_ends_unsolved_and_the_summary_says_the_entropy_collapsed(
 ):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(
-        "train_episodic", "--env-id", "MountainCar-v0", "--total-steps", "60000", "--quiet",
-        "--logdir", "runs", monkeypatch=monkeypatch, capsys=capsys,
-    )  # fmt: skip
+        "train_episodic",
+        "--env-id",
+        "MountainCar-v0",
+        "--total-steps",
+        "60000",
+        "--quiet",
+        "--logdir",
+        "runs",
+        monkeypatch=monkeypatch,
+        capsys=capsys,
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("MountainCar-v0 not solved")

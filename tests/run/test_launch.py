@@ -1,5 +1,5 @@
-"""The programs however they are started: a checkout's `scripts/*.py` (from any folder), the
-installed `pg-*` commands, and `python -m pg COMMAND`; and `import pg` staying light."""
+"""The programs however they are started: a checkout's `scripts/*.py` (from any folder) and the
+installed `pg-*` commands, both through `pg_launch`; and `import pg`, which is plain imports."""
 
 from __future__ import annotations
 
@@ -11,21 +11,16 @@ from pathlib import Path
 
 import pytest
 
-import pg.__main__
-from pg.commands import COMMANDS, checkout_logdir
+import pg
+import pg_launch
 from pg.run import cli
 
-from conftest import only_run_dir, run_main, script_copy
+from conftest import ROOT, only_run_dir, run_main, script_copy
+
+PROGRAMS = ["train_reinforce", "train_supervised", "train_episodic", "evaluate"]
 
 
-def test_import_pg_loads_no_torch_yet_every_name_it_offers_loads_on_use():
-    done = subprocess.run(  # a fresh interpreter: this one has loaded torch long ago
-        [sys.executable, "-c", "import sys, pg; print('torch' in sys.modules, len(pg.__all__)); "
-         "print(pg.exact.__name__, pg.run.Run.__name__)"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", str(len(pg.__all__)), "pg.exact", "Run"]
+def test_import_pg_offers_every_name_it_lists_from_the_module_that_defines_it():
     missing = [name for name in pg.__all__ if getattr(pg, name, None) is None]
     assert not missing and len(pg.__all__) >= 30
     assert (pg.HungerPolicy.__module__, pg.train_episodic.__module__) == (
@@ -34,41 +29,30 @@ def test_import_pg_loads_no_torch_yet_every_name_it_offers_loads_on_use():
     )
 
 
-def test_python_dash_m_pg_lists_its_commands_and_refuses_an_unknown_one_in_one_line():
-    listing = subprocess.run(
-        [sys.executable, "-m", "pg"], capture_output=True, text=True, timeout=60
+def test_the_launcher_imports_nothing_from_pg_before_ctrl_c_is_held_back():
+    done = subprocess.run(  # a fresh interpreter: this one has loaded torch long ago
+        [sys.executable, "-c", "import sys, pg_launch; print(sorted(sys.modules).count('pg'))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert listing.returncode == 0 and listing.stderr == ""
-    assert all(command in listing.stdout for command in COMMANDS)
-    unknown = subprocess.run(
-        [sys.executable, "-m", "pg", "train-ppo"], capture_output=True, text=True, timeout=60
-    )
-    assert unknown.returncode == 2 and unknown.stdout == ""
-    assert unknown.stderr.startswith("python -m pg: error: unknown command 'train-ppo'")
-    assert "Traceback" not in unknown.stderr
+    assert done.returncode == 0 and done.stdout.split() == ["0"], done.stderr
 
 
-def test_every_installed_command_runs_the_program_of_its_name(monkeypatch):
-    scripts = {
+def test_every_installed_command_and_script_runs_the_program_of_its_name(monkeypatch):
+    entries = {
         entry.name: entry
         for entry in importlib.metadata.distribution("pg").entry_points
         if entry.group == "console_scripts"
     }
-    assert sorted(scripts) == sorted(f"pg-{command}" for command in COMMANDS)
+    assert sorted(entries) == sorted("pg-" + name.replace("_", "-") for name in PROGRAMS)
     launched = []
-    monkeypatch.setattr(pg.__main__, "launch", launched.append)
-    for name, entry in scripts.items():
+    monkeypatch.setattr(pg_launch, "launch", lambda program, script=None: launched.append(program))
+    for name, entry in entries.items():
         entry.load()()
-        assert launched.pop() == name.removeprefix("pg-")
-
-
-def test_python_dash_m_pg_names_the_program_in_its_errors(monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["/x/pg/__main__.py", "train-supervised", "--lr", "-1"])
-    with pytest.raises(SystemExit) as stopped:
-        pg.__main__.main()
-    out, err = capsys.readouterr()
-    assert stopped.value.code == 2 and out == ""
-    assert err.startswith("python -m pg train-supervised: error: --lr must be")
+        assert launched.pop() == name.removeprefix("pg-").replace("-", "_")
+    for name in PROGRAMS:  # the checkout's scripts name their program the same way
+        assert f'launch("{name}"' in (ROOT / "scripts" / f"{name}.py").read_text()
 
 
 @pytest.mark.parametrize(
@@ -77,7 +61,6 @@ def test_python_dash_m_pg_names_the_program_in_its_errors(monkeypatch, capsys):
         ("scripts/train_reinforce.py", "python scripts/train_reinforce.py"),
         ("my scripts/train_reinforce.py", "python 'my scripts/train_reinforce.py'"),
         ("/venv/bin/pg-train-reinforce", "pg-train-reinforce"),
-        ("python -m pg train-reinforce", "python -m pg train-reinforce"),
     ],
 )
 def test_the_resume_hint_starts_the_program_the_way_the_user_did(monkeypatch, argv0, expected):
@@ -94,7 +77,7 @@ def test_a_checkout_s_scripts_write_to_the_logs_folder_beside_them(
     script = tmp_path / "scripts" / "train_reinforce.py"
     (tmp_path / cwd).mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(tmp_path / cwd)
-    assert checkout_logdir(str(script)) == expected.format(root=tmp_path)
+    assert pg_launch.checkout_logdir(str(script)) == expected.format(root=tmp_path)
 
 
 def test_started_from_inside_scripts_a_run_lands_in_the_checkout_s_logs(
@@ -113,6 +96,19 @@ def test_started_from_inside_scripts_a_run_lands_in_the_checkout_s_logs(
     assert "(view: tensorboard --logdir ../logs)" in out
 
 
+def test_the_walkthrough_runs_from_any_folder(tmp_path, monkeypatch, capsys):
+    """A script's own logs folder is where runs go, not a flag the user typed: the walkthrough,
+    which takes no flags, still runs when the checkout's logs/ is not ./logs."""
+    script_copy("train_reinforce", tmp_path)
+    monkeypatch.chdir(tmp_path / "scripts")
+    monkeypatch.setattr(sys, "argv", ["train_reinforce.py", "--walkthrough"])
+    with pytest.raises(SystemExit) as finished:
+        runpy.run_path("train_reinforce.py", run_name="__main__")
+    out, err = capsys.readouterr()
+    assert finished.value.code == 0, err
+    assert out.splitlines()[2].split()[-1] == "-1.122459"
+
+
 def test_a_run_resumes_whichever_way_it_was_started(tmp_path, monkeypatch, capsys):
     """A run made by an installed command (logdir `logs`) resumes through a checkout's script,
     whose default logdir differs: an untyped flag's default is not a change to the run."""
@@ -124,7 +120,7 @@ def test_a_run_resumes_whichever_way_it_was_started(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(
         sys, "argv", ["scripts/train_reinforce.py", "--resume", "logs/reinforce/r", "--steps", "9"]
     )
-    assert cli.run(lambda: module.main(logdir="../elsewhere/logs")) == 0
+    assert cli.run(module.main, logdir="../elsewhere/logs") == 0
     out, err = capsys.readouterr()
     assert "run folder: logs/reinforce/r" in out, err
 
@@ -134,8 +130,11 @@ def test_the_installed_command_trains_into_logs_in_the_current_folder(tmp_path):
     command = Path(sys.executable).parent / "pg-train-reinforce"
     done = subprocess.run(
         [str(command), "--steps", "20", "--no-figure", "--run-name", "r"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "run folder: logs/reinforce/r" in done.stdout
     assert (tmp_path / "logs" / "reinforce" / "r" / "checkpoint.pt").is_file()
@@ -143,8 +142,6 @@ def test_the_installed_command_trains_into_logs_in_the_current_folder(tmp_path):
 
 def test_an_installed_command_names_itself_in_its_errors(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["/venv/bin/pg-train-reinforce", "--lr", "-1"])
-    with pytest.raises(SystemExit) as stopped:
-        pg.__main__.train_reinforce()
+    assert pg_launch.train_reinforce() == 2
     out, err = capsys.readouterr()
-    assert stopped.value.code == 2 and out == ""
-    assert err.startswith("pg-train-reinforce: error: --lr must be")
+    assert out == "" and err.startswith("pg-train-reinforce: error: --lr must be")

@@ -1,0 +1,90 @@
+"""`pg.run.Run`, the helper a trainer's loop calls: what it counts, when it logs and saves, and
+that it leaves the update (zero_grad, backward, step) to the trainer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pg
+from pg.run import Run
+from pg.run.checkpoint import NonFiniteError
+
+from conftest import read_events, read_scalars
+
+
+def tiny_run(tmp_path, total: int, **settings) -> tuple[Run, torch.nn.Module, torch.optim.SGD]:
+    policy = pg.MLPPolicy(2, 2, (3,))
+    optimizer = torch.optim.SGD(policy.parameters(), lr=0.1)
+    config = pg.ReinforceConfig(logdir=str(tmp_path), figure=False, **settings)
+    return Run("test", config, policy, optimizer, total=total), policy, optimizer
+
+
+def loss_of(policy: torch.nn.Module) -> torch.Tensor:
+    return -policy.distribution(torch.ones(1, 2)).log_prob(torch.ones(1)).sum()
+
+
+def test_histograms_come_every_10th_logging_point_and_at_the_last_by_default(tmp_path):
+    run, policy, optimizer = tiny_run(tmp_path, total=25, log_every=1)
+    with run:
+        for _ in run.steps():
+            loss = loss_of(policy)
+            optimizer.zero_grad()
+            loss.backward()
+            if run.logging:
+                run.log({"loss/test": loss})
+            optimizer.step()
+    steps = [h.step for h in read_events(run.run_dir).Histograms("params/net.0.weight")]
+    assert steps == [0, 10, 20, 24]
+
+
+def test_it_logs_every_log_every_updates_and_the_last_at_the_steps_before_each_update(tmp_path):
+    run, policy, optimizer = tiny_run(tmp_path, total=23, log_every=5)
+    with run:
+        for step in run.steps():
+            assert step == run.step
+            if run.logging:
+                run.log({"loss/test": loss_of(policy), "x": float(step)})
+    assert run.history["step"] == [0, 5, 10, 15, 20, 22] == run.history["x"]
+    assert [s for s, _ in read_scalars(run.run_dir)["loss/test"]] == [0, 5, 10, 15, 20, 22]
+    assert run.step == 23 and run.outcome()["interrupted"] is None
+
+
+def test_advance_counts_environment_steps_and_a_final_update_is_logged_and_ends_the_run(tmp_path):
+    run, policy, optimizer = tiny_run(tmp_path, total=1000, log_every=10)
+    with run:
+        for step in run.steps():
+            run.advance(7, final=step == 14)  # the third update solves the task
+            if run.logging:
+                run.log({"loss/test": loss_of(policy)})
+    assert run.step == 21 and run.finished
+    assert run.history["step"] == [0, 14]  # the first (update 0) and the final one
+
+
+def test_the_run_leaves_zero_grad_backward_and_the_optimiser_step_to_the_trainer(tmp_path):
+    run, policy, optimizer = tiny_run(tmp_path, total=3, log_every=1)
+    before = [p.detach().clone() for p in policy.parameters()]
+    with run:
+        for _ in run.steps():
+            loss = loss_of(policy)
+            loss.backward()  # no zero_grad, no step: the gradients add up, nothing moves
+            run.check_finite(loss)
+            if run.logging:
+                run.log({"loss/test": loss})
+    assert all(torch.equal(p, q) for p, q in zip(policy.parameters(), before))
+    (grad,) = torch.autograd.grad(loss_of(policy), policy.net[0].weight)
+    assert torch.allclose(policy.net[0].weight.grad, 3 * grad)
+
+
+def test_a_non_finite_loss_stops_the_run_before_the_step_naming_it(tmp_path):
+    run, policy, optimizer = tiny_run(tmp_path, total=10, log_every=100, save_every=2)
+    with pytest.raises(NonFiniteError) as caught, run:
+        for step in run.steps():
+            loss = loss_of(policy) * (float("nan") if step == 5 else 1.0)
+            optimizer.zero_grad()
+            loss.backward()
+            run.check_finite(loss)
+            optimizer.step()
+    assert str(caught.value).startswith("non-finite loss at step 5: nan; the last good checkpoint")
+    assert str(caught.value).endswith("checkpoint.pt (step 4)")
+    assert all(bool(torch.isfinite(p).all()) for p in policy.parameters())
