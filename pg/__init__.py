@@ -16,7 +16,7 @@ from pg.env import HungerBandit
 from pg.episodes import Episodes, collect_episodes
 from pg.episodic import EpisodicConfig, EpisodicResult, episodic_step, train_episodic
 from pg.evaluate import evaluate, load_policy
-from pg.losses import MeanBaseline, episodic_loss, normalize_returns, reinforce_loss, reward_to_go
+from pg.losses import MeanBaseline, episodic_loss, reinforce_loss, reward_to_go, standardize
 from pg.policy import (
     GaussianMLPPolicy,
     HungerPolicy,
@@ -58,11 +58,11 @@ __all__ = [
     "load_csv",
     "load_policy",
     "mlp",
-    "normalize_returns",
     "reinforce_loss",
     "reinforce_step",
     "reward_to_go",
     "sample_actions",
+    "standardize",
     "supervised_step",
     "train_episodic",
     "train_reinforce",

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from pg import exact
 from pg.policy import HungerPolicy, Policy
-from pg.run.settings import UsageError, require
+from pg.run.settings import UsageError, check_same_batch, require
 
 __all__ = ["HungerBandit", "MAX_REWARD"]
 
@@ -121,13 +121,7 @@ class HungerBandit:
             isinstance(hunger, Tensor) and isinstance(action, Tensor) and hunger.is_floating_point()
         ):
             raise UsageError("hunger must be a floating-point tensor and action a tensor")
-        if not (hunger.shape == action.shape and hunger.ndim == 1 and len(hunger) > 0):
-            raise UsageError(
-                "hunger and action must both have shape (N,) with N >= 1, got "
-                f"{tuple(hunger.shape)} and {tuple(action.shape)}"
-            )
-        if hunger.device != action.device:
-            raise UsageError(f"hunger is on {hunger.device} but action on {action.device}")
+        check_same_batch("hunger", hunger, "action", action)
         if check_values:
             require(
                 bool(torch.isfinite(hunger).all()),

@@ -10,8 +10,8 @@ and passed in, and the weights are loaded into it.
 Sampled or deterministic? REINFORCE trains a *stochastic* policy: the return it maximises is the
 one it earns while sampling its actions, so `deterministic=False` (the default) measures what
 was trained. Taking the most likely action instead (`deterministic=True`) is often as good on
-CartPole, but can be much worse where the policy relies on its randomness; the README shows a
-measured example.
+CartPole, but can be much worse where the policy relies on its randomness (docs/estimators.md
+has a measured example).
 """
 
 from __future__ import annotations

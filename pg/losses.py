@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from pg.run.settings import UsageError, require
+from pg.run.settings import UsageError, check_same_batch, require
 
 if TYPE_CHECKING:  # annotations only: the loss reads the batch's fields
     from pg.episodes import Episodes
     from pg.policy import Policy
 
-__all__ = ["MeanBaseline", "episodic_loss", "normalize_returns", "reinforce_loss", "reward_to_go"]
+__all__ = ["MeanBaseline", "episodic_loss", "reinforce_loss", "reward_to_go", "standardize"]
 
 
 def reinforce_loss(
@@ -59,13 +59,7 @@ def reinforce_loss(
             f"log_prob and reward must be floating-point tensors, got {log_prob.dtype} "
             f"and {reward.dtype}"
         )
-    if not (log_prob.ndim == 1 and reward.shape == log_prob.shape and len(log_prob) > 0):
-        raise UsageError(
-            "log_prob and reward must both have shape (N,) with N >= 1, got "
-            f"{tuple(log_prob.shape)} and {tuple(reward.shape)}"
-        )
-    if log_prob.device != reward.device:
-        raise UsageError(f"log_prob is on {log_prob.device} but reward on {reward.device}")
+    check_same_batch("log_prob", log_prob, "reward", reward)
     if check_values:
         for name, value in (("log_prob", log_prob), ("reward", reward), ("baseline", baseline)):
             finite = value is None or (
@@ -93,7 +87,7 @@ class MeanBaseline:
     It never sees the batch it is subtracted from, so it cannot bias the gradient. Before the first
     update its value is None (no baseline). Whether it lowers the variance depends on the rewards:
     it helps when rewards sit far from zero (+1 / 0 rewards) and, for this task's +1 / -1 rewards,
-    near the optimum it raises it (see the README).
+    near the optimum it raises it (docs/estimators.md).
     """
 
     def __init__(self, decay: float = 0.9):
@@ -160,7 +154,7 @@ def reward_to_go(reward: Tensor, done: Tensor, gamma: float) -> Tensor:
     return out
 
 
-def normalize_returns(returns: Tensor, eps: float = 1e-8) -> Tensor:
+def standardize(returns: Tensor, eps: float = 1e-8) -> Tensor:
     """(x - mean) / (std + eps) over all elements, finite for any input.
 
     The population std (no Bessel correction) keeps a single element finite (the corrected std
@@ -177,7 +171,6 @@ def normalize_returns(returns: Tensor, eps: float = 1e-8) -> Tensor:
     return (returns - returns.mean()) / (returns.std(correction=0) + eps)
 
 
-_standardize = normalize_returns  # `episodic_loss` takes a flag of the same name
 REDUCTIONS = ("episode", "step")
 
 
@@ -200,7 +193,8 @@ def episodic_loss(
       unbiased estimate of -dJ/dθ, J the expected discounted return from the start.
     - `"step"`: -mean over every valid step of G_t log p(a_t | s_t), as Spinning Up's VPG and
       many examples do. Dividing by the batch's number of steps, which depends on the actions
-      taken, and dropping gamma^t make it a biased estimate (the README measures by how much).
+      taken, and dropping gamma^t make it a biased estimate (docs/estimators.md measures by how
+      much).
 
     `normalize_returns` standardises the weights over the batch: a baseline and a scale that
     depend on the batch itself, so the estimate is no longer unbiased either (it often learns
@@ -216,7 +210,7 @@ def episodic_loss(
         returns = returns * (gamma**t)[:, None]
     weight = returns[batch.valid]  # (S,) one per valid step
     if normalize_returns:
-        weight = _standardize(weight)
+        weight = standardize(weight)
     dist = policy.distribution(batch.obs[batch.valid])  # over the S valid steps
     log_prob = dist.log_prob(batch.action[batch.valid])  # (S,)
     # no scan for NaN here: a policy that diverged is reported by the trainer's guard, with the step

@@ -1,16 +1,16 @@
 """REINFORCE: training the same policy when the ideal outputs are unknown (Williams, 1992).
 
-No labels here, only rewards. Each step:
+No labels here, only rewards. One update, `reinforce_step`, in the textbook's order:
 
     hunger = env.sample_hunger(N, generator)            # (N,) hunger ~ U[0, 1]
     dist   = policy.distribution(hunger)                # Bernoulli over {0: Place A, 1: Place B}
     action = sample_actions(dist, generator)            # (N,) the guess: "this was the right one"
     reward = env.reward(hunger, action, generator)      # (N,) +1 if it suited the hunger, else -1
     loss   = reinforce_loss(dist.log_prob(action), reward, baseline)   # -mean(reward * log p)
-    loss.backward(); optimizer.step()                   # a noisy step up the expected reward J
+    optimizer.zero_grad(); loss.backward(); optimizer.step()   # a noisy step up the expected J
 
-`reinforce_step` is exactly these lines up to `backward`; `train_reinforce` repeats it, and
-`pg.run.Run` takes the optimiser step once the gradient is known to be finite.
+with, between `backward` and `step`, the gradients averaged over torchrun's processes, the check
+for NaN and infinity, and the logging point. `train_reinforce` sets up and repeats it.
 
 The gradient of that loss is, on average, exactly -dJ/dθ (tests check it against the closed form
 in `pg.exact`), so descending it climbs J. For the hunger policy with weight 20 the best bias is
@@ -38,15 +38,7 @@ from pg.run import Run, RunResult
 from pg.run.checkpoint import Checkpoint
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
-from pg.run.settings import (
-    MAX_LR,
-    RunSettings,
-    check_choice,
-    check_int,
-    check_positive,
-    resolve,
-    setting,
-)
+from pg.run.settings import RunSettings, check_choice, check_int, check_optimizer, resolve, setting
 from pg.run.stopping import GracefulStop
 
 __all__ = [
@@ -93,8 +85,7 @@ class ReinforceConfig(RunSettings):
         super().__post_init__()
         check_int("steps", self.steps, 1)
         check_int("batch_size", self.batch_size, 1, MAX_BATCH)
-        check_choice("optimizer", self.optimizer, ("sgd", "adam"))
-        check_positive("lr", self.lr, MAX_LR)
+        check_optimizer(self.optimizer, self.lr, ("sgd", "adam"))
         check_choice("baseline", self.baseline, ("none", "mean"))
 
 

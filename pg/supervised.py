@@ -2,17 +2,17 @@
 
 This is the article's review of backpropagation. The ideal output for each hunger value is known
 (`pg.data`), so the error of the network can be measured, its derivative with respect to the bias
-taken, and the bias moved against that derivative:
+taken, and the bias moved against that derivative. One update, `supervised_step`:
 
     p_b  = policy(hunger)                        # (N,) p(B)
     loss = mean((p_b - target)^2)                # MSE
-    loss.backward()                              # dMSE/db = (2/N) * sum((p - y) * p * (1 - p))
+    optimizer.zero_grad(); loss.backward()       # dMSE/db = (2/N) * sum((p - y) * p * (1 - p))
     optimizer.step()                             # b <- b - lr * dMSE/db  (for plain SGD)
 
 With weight 20 the exact minimiser is b = -10. The error curve is nearly flat beyond b = -6
 (sigmoid saturation: the gradient shrinks like exp(2b)), so plain SGD at lr = 1 stalls far from
-it; see the README. The default optimiser, Rprop, steps by the sign of the gradient and reaches
--10 in a few dozen steps.
+it (the README's "flat region"). The default optimiser, Rprop, steps by the sign of the gradient
+and reaches -10 in a few dozen steps.
 """
 
 from __future__ import annotations
@@ -31,16 +31,7 @@ from pg.run import Run, RunResult
 from pg.run.checkpoint import Checkpoint
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
-from pg.run.settings import (
-    MAX_LR,
-    RunSettings,
-    check_choice,
-    check_int,
-    check_positive,
-    require,
-    resolve,
-    setting,
-)
+from pg.run.settings import RunSettings, check_int, check_optimizer, require, resolve, setting
 from pg.run.stopping import GracefulStop
 
 __all__ = ["SupervisedConfig", "SupervisedResult", "supervised_step", "train_supervised"]
@@ -72,8 +63,7 @@ class SupervisedConfig(RunSettings):
     def __post_init__(self):
         super().__post_init__()
         check_int("steps", self.steps, 1)
-        check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
-        check_positive("lr", self.lr, MAX_LR)
+        check_optimizer(self.optimizer, self.lr, tuple(OPTIMIZERS))
 
 
 @dataclass

@@ -55,13 +55,13 @@ def test_reward_to_go_refuses_mismatched_shapes_and_a_bad_gamma():
 
 @pytest.mark.parametrize("returns", [torch.full((6,), 3.0), torch.tensor([42.0]), torch.zeros(1)])
 def test_normalisation_of_all_equal_returns_or_a_single_one_gives_finite_zeros(returns):
-    out = pg.normalize_returns(returns)
+    out = pg.standardize(returns)
     assert torch.isfinite(out).all()
     assert out.tolist() == [0.0] * len(returns)
 
 
 def test_normalisation_standardises_with_the_population_std():
-    out = pg.normalize_returns(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    out = pg.standardize(torch.tensor([1.0, 2.0, 3.0, 4.0]))
     assert out.mean().item() == pytest.approx(0.0, abs=1e-7)
     assert out.std(correction=0).item() == pytest.approx(1.0, abs=1e-6)
 

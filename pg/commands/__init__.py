@@ -9,6 +9,7 @@ where an interrupted run stopped and how to go on.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import torch
@@ -16,14 +17,44 @@ import torch
 from pg.run import checkpoint, cli, parallel
 from pg.run.checkpoint import Checkpoint
 from pg.run.progress import where
+from pg.run.settings import check_finite, require, setting
 from pg.run.stopping import GracefulStop
 
-__all__ = ["parse", "train_and_report"]
+__all__ = ["HungerFlags", "ProgramFlags", "parse", "train_and_report"]
 
 A = TypeVar("A")
 
 # flags a resumed run may change: how it is shown and where it runs, not what it trains
 MAY_CHANGE = {"quiet", "device", "resume", "threads", "figure"}
+
+
+@dataclass
+class ProgramFlags:
+    """The flags a training program adds to its trainer's settings (`class Args(ProgramFlags,
+    pg.ReinforceConfig)`): where runs go, the device, resuming, and how much it prints."""
+
+    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
+    device: str = setting(
+        "auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES
+    )
+    resume: str | None = setting(
+        None, "continue the run of this checkpoint or run folder, up to its budget in all"
+    )
+    quiet: bool = setting(False, "print only the final summary")
+
+
+@dataclass
+class HungerFlags(ProgramFlags):
+    """The hunger programs' flags for their policy, p(B) = sigmoid(weight * hunger + bias)."""
+
+    weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
+    train_weight: bool = setting(False, "train the weight as well as the bias")
+
+    def __post_init__(self):
+        super().__post_init__()  # the trainer's settings, next in the program's `Args`
+        check_finite("weight", self.weight)
+        # beyond this, float32's sigmoid is 0 or 1 at every hunger but one: nothing to learn
+        require(abs(self.weight) <= 1000, f"weight must be within ±1000, got {self.weight:g}")
 
 
 def parse(

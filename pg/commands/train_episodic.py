@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pg.commands import parse, train_and_report
+from pg.commands import ProgramFlags, parse, train_and_report
 from pg.episodes import EnvInfo, describe_env
 from pg.episodic import EpisodicConfig, EpisodicResult, train_episodic
 from pg.policy import ACTIVATIONS, GaussianMLPPolicy, MLPPolicy, Policy
@@ -38,8 +38,7 @@ MAX_WEIGHTS = 1 << 30
 
 
 @dataclass
-class Args(EpisodicConfig):
-    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
+class Args(ProgramFlags, EpisodicConfig):
     hidden: str = setting("64,64", "hidden layer widths of the MLP, comma-separated")
     activation: str = setting("tanh", "activation between layers", choices=tuple(ACTIVATIONS))
     device: str = setting(
@@ -47,10 +46,6 @@ class Args(EpisodicConfig):
         "cpu, cuda or auto: small MLPs on Gymnasium's CPU envs are fastest on the CPU",
         choices=parallel.DEVICES,
     )
-    resume: str | None = setting(
-        None, "continue the run of this checkpoint or run folder, up to --total-steps"
-    )
-    quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
         super().__post_init__()

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg.commands import parse, train_and_report
+from pg.commands import HungerFlags, parse, train_and_report
 from pg.reinforce import PROBE_HUNGER
-from pg.run import parallel
-from pg.run.settings import UsageError, check_finite, require, setting
+from pg.run.settings import UsageError, setting
 from pg.walkthrough import format_walkthrough, walkthrough
 
 # what the walkthrough leaves alone: it prints, and records no run
@@ -38,10 +37,7 @@ WALKTHROUGH_IGNORES = {"walkthrough", "quiet", "logdir"}
 
 
 @dataclass
-class Args(pg.ReinforceConfig):
-    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
-    weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
-    train_weight: bool = setting(False, "train the weight as well as the bias")
+class Args(HungerFlags, pg.ReinforceConfig):
     threshold: float = setting(0.5, "hunger above which Place B is the right choice")
     reward_good: float = setting(1.0, "reward when the choice suits the hunger")
     reward_bad: float = setting(-1.0, "reward when it does not")
@@ -49,19 +45,9 @@ class Args(pg.ReinforceConfig):
         False, "Place A serves large 15%% of the time, Place B 80%%"
     )
     walkthrough: bool = setting(False, "replay the article's two worked steps at hunger 0 and exit")
-    device: str = setting(
-        "auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES
-    )
-    resume: str | None = setting(
-        None, "continue the run of this checkpoint or run folder, up to --steps in all"
-    )
-    quiet: bool = setting(False, "print only the final summary")
 
     def __post_init__(self):
         super().__post_init__()
-        check_finite("weight", self.weight)
-        # beyond this, float32's sigmoid is 0 or 1 at every hunger but one: nothing to learn
-        require(abs(self.weight) <= 1000, f"weight must be within ±1000, got {self.weight:g}")
         self.env()  # checks threshold, rewards
         if self.walkthrough:  # the example is fixed: it takes no other flag
             changed = [

@@ -22,34 +22,18 @@ from dataclasses import dataclass
 import torch
 
 import pg
-from pg.commands import parse, train_and_report
+from pg.commands import HungerFlags, parse, train_and_report
 from pg.run import parallel
-from pg.run.settings import check_finite, require, setting
+from pg.run.settings import require, setting
 
 TABLE_ROWS = 20  # the summary shows the first rows of a large data file
 
 
 @dataclass
-class Args(pg.SupervisedConfig):
-    logdir: str | None = setting("logs", "root folder of the TensorBoard runs")
-    weight: float = setting(20.0, "the fixed weight w in p(B) = sigmoid(w * hunger + b)")
-    train_weight: bool = setting(False, "train the weight as well as the bias")
+class Args(HungerFlags, pg.SupervisedConfig):
     data: str | None = setting(
         None, "CSV file with columns hunger,p_b (default: the article's table)"
     )
-    device: str = setting(
-        "auto", "auto (a GPU if there is one), cpu or cuda", choices=parallel.DEVICES
-    )
-    resume: str | None = setting(
-        None, "continue the run of this checkpoint or run folder, up to --steps in all"
-    )
-    quiet: bool = setting(False, "print only the final summary")
-
-    def __post_init__(self):
-        super().__post_init__()
-        check_finite("weight", self.weight)
-        # beyond this, float32's sigmoid is 0 or 1 at every hunger but one: nothing to learn
-        require(abs(self.weight) <= 1000, f"weight must be within ±1000, got {self.weight:g}")
 
 
 def main(**defaults: str) -> int:

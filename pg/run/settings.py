@@ -22,7 +22,9 @@ __all__ = [
     "check_choice",
     "check_finite",
     "check_int",
+    "check_optimizer",
     "check_positive",
+    "check_same_batch",
     "require",
     "resolve",
     "setting",
@@ -132,6 +134,24 @@ def check_finite(name: str, value: Any) -> None:
 
 def check_choice(name: str, value: Any, choices) -> None:
     require(value in choices, f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_optimizer(optimizer: Any, lr: Any, choices: tuple[str, ...]) -> None:
+    """An optimiser by name (`pg.optim`) and a learning rate it can take."""
+    check_choice("optimizer", optimizer, choices)
+    check_positive("lr", lr, MAX_LR)
+
+
+def check_same_batch(first: str, a: Any, second: str, b: Any) -> None:
+    """Two tensors of one batch: both (N,) with N >= 1, on one device. Plain ifs, no `require`:
+    this runs at every training step, and its message is built only when it is needed."""
+    if not (a.ndim == 1 and b.shape == a.shape and len(a) > 0):
+        raise UsageError(
+            f"{first} and {second} must both have shape (N,) with N >= 1, got "
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    if a.device != b.device:
+        raise UsageError(f"{first} is on {a.device} but {second} on {b.device}")
 
 
 def _require_text(name: str, value: str) -> None:

@@ -191,19 +191,25 @@ def test_a_disk_failure_inside_torchs_zip_writer_is_one_line_too(tmp_path, monke
     assert "cannot write the checkpoint in logs/supervised/" in err and "file write failed" in err
 
 
-def test_a_signal_during_the_last_step_still_ends_with_the_summary(tmp_path, monkeypatch, capsys):
+def ctrl_c_at_training_step(monkeypatch, step: int) -> None:
+    """Press Ctrl-C (SIGINT to this process) during the `step`-th supervised training step, a
+    forward pass on the article's four points, counting from 1."""
     forward = pg.HungerPolicy.logits
     calls = []
 
     def signalling(self, obs):
-        if obs.shape[0] == 4:  # a training step on the article's four points
+        if obs.shape[0] == 4:  # a training step, not a probe or the exact math
             calls.append(1)
-            if len(calls) == 5:  # the fifth and last step
+            if len(calls) == step:
                 os.kill(os.getpid(), signal.SIGINT)
         return forward(self, obs)
 
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(pg.HungerPolicy, "logits", signalling)
+
+
+def test_a_signal_during_the_last_step_still_ends_with_the_summary(tmp_path, monkeypatch, capsys):
+    ctrl_c_at_training_step(monkeypatch, 5)  # the fifth and last step
+    monkeypatch.chdir(tmp_path)
     code, out, err = run_main(
         "train_supervised", "--steps", "5", "--quiet", monkeypatch=monkeypatch, capsys=capsys
     )
@@ -214,18 +220,8 @@ def test_a_signal_during_the_last_step_still_ends_with_the_summary(tmp_path, mon
 def test_ctrl_c_mid_run_stops_after_the_step_with_a_checkpoint_and_exit_130(
     tmp_path, monkeypatch, capsys
 ):
-    forward = pg.HungerPolicy.logits
-    calls = []
-
-    def signalling(self, obs):
-        if obs.shape[0] == 4:  # a training step on the article's four points
-            calls.append(1)
-            if len(calls) == 7:  # during the seventh of 50 steps
-                os.kill(os.getpid(), signal.SIGINT)
-        return forward(self, obs)
-
+    ctrl_c_at_training_step(monkeypatch, 7)  # of 50
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pg.HungerPolicy, "logits", signalling)
     code, out, err = run_main(
         "train_supervised",
         "--steps",
@@ -246,18 +242,8 @@ def test_ctrl_c_mid_run_stops_after_the_step_with_a_checkpoint_and_exit_130(
 def test_a_run_started_ignoring_ctrl_c_goes_on_ignoring_it(tmp_path, monkeypatch, capsys):
     """`python train.py &` in a shell script starts with SIGINT ignored; as Python leaves it
     so, the trainer does not take it over: a Ctrl-C to the script does not stop the run."""
-    forward = pg.HungerPolicy.logits
-    calls = []
-
-    def signalling(self, obs):
-        if obs.shape[0] == 4:
-            calls.append(1)
-            if len(calls) == 7:
-                os.kill(os.getpid(), signal.SIGINT)
-        return forward(self, obs)
-
+    ctrl_c_at_training_step(monkeypatch, 7)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(pg.HungerPolicy, "logits", signalling)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         code, out, err = run_main(
@@ -370,8 +356,7 @@ def test_a_run_folder_in_use_is_refused_to_a_second_process(tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-# a checkout's script and an installed command: both go through `pg.commands.launch`, as does
-# `python -m pg` (`import pg` loads no torch: test_commands.py)
+# a checkout's script and an installed command: both start through `pg_launch`
 @pytest.mark.parametrize("how", ["scripts/train_episodic.py", "pg-train-reinforce"])
 def test_ctrl_c_while_the_program_is_still_importing_exits_130_without_a_traceback(tmp_path, how):
     if how.startswith("scripts/"):
