@@ -243,7 +243,7 @@ def train_episodic(
         state={"envs": EnvRandomState(envs), "recent": recent},
         rows=cfg.episodes_per_update,
         show={"mean return": "charts/mean_return_100"},
-        histogram_every=1,  # an update runs whole episodes (~0.2 s); its histograms ~5 ms
+        histogram_every=1,  # an update runs whole episodes (~0.2 s); its histograms ~10 ms
     )
     if target is not None:  # drawn with the return, the target stays in the chart's view
         run.charts({"episodic": {"mean return of the last 100 episodes, and the target": TARGET}})

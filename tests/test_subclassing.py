@@ -123,3 +123,11 @@ def test_ideal_outputs_are_1_above_the_threshold():
     assert pg.HungerBandit(threshold=0.3).ideal_p_b(
         torch.tensor([0.0, 0.3, 0.31, 1.0])
     ).tolist() == [0, 0, 1, 1]
+
+
+def test_the_shipped_mlp_policies_take_obs_dim_then_their_actions_then_hidden():
+    discrete, continuous = pg.MLPPolicy(4, 3, (8,)), pg.GaussianMLPPolicy(4, 2, (8,))
+    assert (discrete.obs_dim, discrete.num_actions) == (4, 3)
+    assert (continuous.obs_dim, continuous.act_dim) == (4, 2)
+    assert [layer.out_features for layer in discrete.net[::2]] == [8, 3]
+    assert pg.MLPPolicy(4, 2).net[0].out_features == 64  # hidden=(64, 64) by default

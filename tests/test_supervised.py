@@ -391,7 +391,7 @@ def test_misuse_of_the_library_gets_a_clear_error_not_a_crash_deep_inside():
 
 def test_the_figure_s_curve_is_the_same_computed_a_few_biases_at_a_time(logdir, monkeypatch):
     # the curve is evaluated in chunks so that its memory does not grow with the data (a 16.7M-row
-    # file once asked 27 GB); the chunking changes no value beyond float32 rounding
+    # file would otherwise ask 27 GB); the chunking changes no value beyond float32 rounding
     from matplotlib.figure import Figure
 
     drawn = []

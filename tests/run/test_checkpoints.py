@@ -161,7 +161,7 @@ def finished_runs(tmp_path_factory) -> Path:
             "already at step 30; steps is the run's total",
         ),
         (
-            ["--resume", "logs/reinforce/r", "--steps", "30"],  # finished: once printed nan
+            ["--resume", "logs/reinforce/r", "--steps", "30"],  # a finished run: nothing to do
             "already at step 30; steps is the run's total",
         ),
         (
