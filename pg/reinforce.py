@@ -116,6 +116,7 @@ def reinforce_step(
     action = sample_actions(dist, generator)  # (N,) 0 = Place A, 1 = Place B: the guess
     reward = env.reward(hunger, action, generator, check_values=False)  # (N,) +1 suits, -1 not
     b = baseline.value if baseline is not None else None  # earlier batches' mean reward
+    # -mean((reward - b) * log p(action)): guess each choice was right, weight it by its reward
     loss = reinforce_loss(dist.log_prob(action), reward, b, check_values=False)
 
     optimizer.zero_grad()

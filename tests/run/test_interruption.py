@@ -191,6 +191,9 @@ def test_a_disk_failure_inside_torchs_zip_writer_is_one_line_too(tmp_path, monke
     assert "cannot write the checkpoint in logs/supervised/" in err and "file write failed" in err
 
 
+FIFTY_STEPS = ["--steps", "50", "--run-name", "r", "--quiet", "--no-figure"]
+
+
 def ctrl_c_at_training_step(monkeypatch, step: int) -> None:
     """Press Ctrl-C (SIGINT to this process) during the `step`-th supervised training step, a
     forward pass on the article's four points, counting from 1."""
@@ -223,15 +226,7 @@ def test_ctrl_c_mid_run_stops_after_the_step_with_a_checkpoint_and_exit_130(
     ctrl_c_at_training_step(monkeypatch, 7)  # of 50
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(
-        "train_supervised",
-        "--steps",
-        "50",
-        "--run-name",
-        "r",
-        "--quiet",
-        "--no-figure",
-        monkeypatch=monkeypatch,
-        capsys=capsys,
+        "train_supervised", *FIFTY_STEPS, monkeypatch=monkeypatch, capsys=capsys
     )
     assert code == 130 and "Traceback" not in err, err
     assert out.startswith("stopped by SIGINT after 7 of 50; checkpoint logs/supervised/r/")
@@ -247,15 +242,7 @@ def test_a_run_started_ignoring_ctrl_c_goes_on_ignoring_it(tmp_path, monkeypatch
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         code, out, err = run_main(
-            "train_supervised",
-            "--steps",
-            "50",
-            "--run-name",
-            "r",
-            "--quiet",
-            "--no-figure",
-            monkeypatch=monkeypatch,
-            capsys=capsys,
+            "train_supervised", *FIFTY_STEPS, monkeypatch=monkeypatch, capsys=capsys
         )
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # and left as it was
     finally:
