@@ -16,7 +16,14 @@ from pg.env import HungerBandit
 from pg.episodes import Episodes, collect_episodes
 from pg.episodic import EpisodicConfig, EpisodicResult, episodic_step, train_episodic
 from pg.evaluate import evaluate, load_policy
-from pg.losses import MeanBaseline, episodic_loss, reinforce_loss, reward_to_go, standardize
+from pg.losses import (
+    MeanBaseline,
+    episodic_loss,
+    reinforce_loss,
+    reward_to_go,
+    standardize,
+    value_loss,
+)
 from pg.policy import (
     GaussianMLPPolicy,
     HungerPolicy,
@@ -30,6 +37,7 @@ from pg.reinforce import ReinforceConfig, ReinforceResult, reinforce_step, train
 from pg.run.settings import UsageError
 from pg.run.stopping import NonFiniteError, RunFault
 from pg.supervised import SupervisedConfig, SupervisedResult, supervised_step, train_supervised
+from pg.value import ValueMLP
 
 __all__ = [
     "DataError",
@@ -49,6 +57,7 @@ __all__ = [
     "SupervisedConfig",
     "SupervisedResult",
     "UsageError",
+    "ValueMLP",
     "actions_from_uniform",
     "article_data",
     "collect_episodes",
@@ -67,6 +76,7 @@ __all__ = [
     "train_episodic",
     "train_reinforce",
     "train_supervised",
+    "value_loss",
 ]
 
 try:

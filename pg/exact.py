@@ -5,8 +5,8 @@ Supervised (mean squared error over N labelled points, p = sigmoid(w * hunger + 
     MSE(b)    = (1/N) * sum((p - y)^2)
     dMSE/db   = (2/N) * sum((p - y) * p * (1 - p))      since dp/db = p * (1 - p)
 
-Episodic tasks given as tables (`FiniteMDP`, below): the expected return J of a policy by a
-linear solve, its gradient by autograd through the solve.
+Episodic tasks given as tables (`FiniteMDP`, below): the value of each state and the expected
+return J of a policy by a linear solve, its gradient by autograd through the solve.
 
 REINFORCE on the hunger bandit (hunger ~ U[0, 1], threshold t, rewards good / bad, P(large
 portion) q_A at Place A and q_B at Place B; q_A = 0, q_B = 1 when portions are deterministic).
@@ -49,6 +49,7 @@ __all__ = [
     "best_expected_reward",
     "FiniteMDP",
     "expected_return",
+    "state_values",
     "action_probabilities",
 ]
 
@@ -299,6 +300,17 @@ def expected_return(
     with probability 1); an integer counts the steps of episodes cut after that many.
     Differentiable with respect to whatever `action_probs` came from.
     """
+    return mdp.start @ state_values(mdp, action_probs, gamma, horizon)
+
+
+def state_values(
+    mdp: FiniteMDP, action_probs: Tensor, gamma: float, horizon: int | None = None
+) -> Tensor:
+    """(S,) v_pi(s): the expected discounted return from each state (0 at terminal states).
+
+    With a `horizon`, the value of a state with that many steps left: what an episode that starts
+    there and is cut after `horizon` steps earns on average.
+    """
     pi = action_probs.to(torch.float64)  # (S, A)
     go_on = (~mdp.terminal).to(torch.float64)  # (S,) 0 where the episode has ended
     p_pi = (
@@ -307,12 +319,11 @@ def expected_return(
     r_pi = torch.einsum("sa,sat,sat->s", pi, mdp.transitions, mdp.rewards) * go_on  # (S,)
     if horizon is None:
         eye = torch.eye(len(r_pi), dtype=torch.float64)
-        value = torch.linalg.solve(eye - gamma * p_pi, r_pi)
-    else:
-        value = torch.zeros_like(r_pi)
-        for _ in range(horizon):
-            value = r_pi + gamma * p_pi @ value
-    return mdp.start @ value
+        return torch.linalg.solve(eye - gamma * p_pi, r_pi)
+    value = torch.zeros_like(r_pi)
+    for _ in range(horizon):
+        value = r_pi + gamma * p_pi @ value
+    return value
 
 
 def action_probabilities(dist: Distribution, num_actions: int) -> Tensor:

@@ -19,6 +19,7 @@ gradient leaks through them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -30,7 +31,15 @@ if TYPE_CHECKING:  # annotations only: the loss reads the batch's fields
     from pg.episodes import Episodes
     from pg.policy import Policy
 
-__all__ = ["MeanBaseline", "episodic_loss", "reinforce_loss", "reward_to_go", "standardize"]
+__all__ = [
+    "MeanBaseline",
+    "baseline_values",
+    "episodic_loss",
+    "reinforce_loss",
+    "reward_to_go",
+    "standardize",
+    "value_loss",
+]
 
 
 def reinforce_loss(
@@ -182,19 +191,23 @@ def episodic_loss(
     loss_reduction: str = "episode",
     normalize_returns: bool = False,
     entropy_coef: float = 0.0,
+    baseline: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """The REINFORCE loss of a batch of whole episodes: what one episodic update descends.
 
-    Each valid step's log p(a_t | s_t) is weighted by its discounted reward-to-go G_t; padding
-    after an episode's end (`batch.valid` is False there) takes no part.
+    Each valid step's log p(a_t | s_t) is weighted by its discounted reward-to-go G_t, or with a
+    `baseline` (a function of the observations, `(S, *obs_shape) -> (S,)`, such as
+    `pg.ValueMLP`) by G_t - b(s_t); padding after an episode's end (`batch.valid` is False there)
+    takes no part. The baseline's values are data: no gradient of this loss reaches it.
 
-    - `loss_reduction="episode"`, the textbook estimator (Williams 1992; Sutton & Barto 13.3):
-      -(1/N) sum over the N episodes of sum_t gamma^t G_t log p(a_t | s_t). Its gradient is an
-      unbiased estimate of -dJ/dθ, J the expected discounted return from the start.
-    - `"step"`: -mean over every valid step of G_t log p(a_t | s_t), as Spinning Up's VPG and
-      many examples do. Dividing by the batch's number of steps, which depends on the actions
-      taken, and dropping gamma^t make it a biased estimate (docs/estimators.md measures by how
-      much).
+    - `loss_reduction="episode"`, the textbook estimator (Williams 1992; Sutton & Barto 13.3 and
+      13.4): -(1/N) sum over the N episodes of sum_t gamma^t (G_t - b(s_t)) log p(a_t | s_t). Its
+      gradient is an unbiased estimate of -dJ/dθ, J the expected discounted return from the
+      start, with or without a baseline that depends only on the state.
+    - `"step"`: -mean over every valid step of (G_t - b(s_t)) log p(a_t | s_t), as Spinning Up's
+      VPG and many examples do. Dividing by the batch's number of steps, which depends on the
+      actions taken, and dropping gamma^t make it a biased estimate (docs/estimators.md measures
+      by how much).
 
     `normalize_returns` standardises the weights over the batch: a baseline and a scale that
     depend on the batch itself, so the estimate is no longer unbiased either (it often learns
@@ -204,14 +217,16 @@ def episodic_loss(
         loss_reduction in REDUCTIONS,
         f"loss_reduction must be one of {', '.join(REDUCTIONS)}, got {loss_reduction!r}",
     )
-    returns = reward_to_go(batch.reward, batch.done, gamma)  # (T, N)
+    obs = batch.obs[batch.valid]  # (S, *obs_shape) the valid steps, in time-major order
+    weight = reward_to_go(batch.reward, batch.done, gamma)[batch.valid]  # (S,) G_t
+    if baseline is not None:
+        weight = weight - baseline_values(baseline, obs)  # G_t - b(s_t)
     if loss_reduction == "episode":  # gamma^t: step t of every episode is its t-th (all start at 0)
-        t = torch.arange(returns.shape[0], dtype=returns.dtype, device=returns.device)
-        returns = returns * (gamma**t)[:, None]
-    weight = returns[batch.valid]  # (S,) one per valid step
+        t = torch.arange(batch.valid.shape[0], dtype=weight.dtype, device=weight.device)
+        weight = weight * (gamma**t)[:, None].expand(batch.valid.shape)[batch.valid]
     if normalize_returns:
         weight = standardize(weight)
-    dist = policy.distribution(batch.obs[batch.valid])  # over the S valid steps
+    dist = policy.distribution(obs)  # over the S valid steps
     log_prob = dist.log_prob(batch.action[batch.valid])  # (S,)
     # no scan for NaN here: a policy that diverged is reported by the trainer's guard, with the step
     loss = reinforce_loss(log_prob, weight, check_values=False)  # -mean over the S steps
@@ -220,3 +235,35 @@ def episodic_loss(
     if entropy_coef:
         loss = loss - entropy_coef * dist.entropy().mean()
     return loss
+
+
+def value_loss(value_fn: Callable[[Tensor], Tensor], batch: Episodes, *, gamma: float) -> Tensor:
+    """How far the value function is from the returns: 1/2 sum_t (G_t - v(s_t))^2 over an
+    episode's steps, the mean over the N episodes of the batch (valid steps only).
+
+    Its gradient with respect to the value function's weights w is (1/N) sum (v(s_t) - G_t)
+    dv/dw, so plain SGD on it with step size alpha is Sutton & Barto's update of w (section 13.4,
+    w += alpha (G_t - v(S_t)) grad v) summed over each episode's steps and averaged over episodes.
+    """
+    returns = reward_to_go(batch.reward, batch.done, gamma)[batch.valid]  # (S,) G_t
+    values = _values(value_fn, batch.obs[batch.valid])  # (S,) v(s_t), with gradients
+    return 0.5 * (returns - values).pow(2).sum() / batch.valid.shape[1]
+
+
+def baseline_values(baseline: Callable[[Tensor], Tensor], obs: Tensor) -> Tensor:
+    """(S,) b(s) for S observations, as data: computed without a graph, so no gradient of a
+    policy loss can reach the baseline."""
+    with torch.no_grad():
+        return _values(baseline, obs).detach()
+
+
+def _values(value_fn: Callable[[Tensor], Tensor], obs: Tensor) -> Tensor:
+    """A value function's (S,) output for S observations, its shape checked."""
+    values = value_fn(obs)
+    if not (isinstance(values, Tensor) and values.shape == (obs.shape[0],)):
+        got = tuple(values.shape) if isinstance(values, Tensor) else type(values).__name__
+        raise UsageError(
+            f"a value function must map observations of shape {tuple(obs.shape)} to values of "
+            f"shape ({obs.shape[0]},), got {got}"
+        )
+    return values.to(obs.dtype)

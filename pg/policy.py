@@ -50,6 +50,8 @@ __all__ = [
     "MLPPolicy",
     "Policy",
     "actions_from_uniform",
+    "activation_layer",
+    "check_sizes",
     "evaluating",
     "mlp",
     "sample_actions",
@@ -260,8 +262,8 @@ class MLPPolicy(Policy):
         activation: str | type[nn.Module] = "tanh",
     ):
         super().__init__()
-        layer = _activation(activation)
-        _check_sizes(obs_dim, num_actions, hidden, minimum_out=2)
+        layer = activation_layer(activation)
+        check_sizes(obs_dim, num_actions, hidden, minimum_out=2)
         self.obs_dim = obs_dim
         self.num_actions = num_actions
         self.net = mlp([obs_dim, *hidden, 1 if num_actions == 2 else num_actions], layer)
@@ -303,9 +305,9 @@ class GaussianMLPPolicy(Policy):
         log_std: float = -0.5,
     ):
         super().__init__()
-        _check_sizes(obs_dim, act_dim, hidden, minimum_out=1)
+        check_sizes(obs_dim, act_dim, hidden, minimum_out=1)
         self.obs_dim, self.act_dim = obs_dim, act_dim
-        self.mean = mlp([obs_dim, *hidden, act_dim], _activation(activation))
+        self.mean = mlp([obs_dim, *hidden, act_dim], activation_layer(activation))
         self.log_std = nn.Parameter(torch.full((act_dim,), float(log_std)))
         self._spec = {
             "obs_dim": obs_dim,
@@ -395,7 +397,8 @@ def trained_bias(policy: nn.Module) -> nn.Parameter | None:
     return bias if used else None
 
 
-def _activation(activation: str | type[nn.Module]) -> type[nn.Module]:
+def activation_layer(activation: str | type[nn.Module]) -> type[nn.Module]:
+    """An activation's class from its name in ACTIVATIONS (or the class itself)."""
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
             raise ValueError(
@@ -406,7 +409,8 @@ def _activation(activation: str | type[nn.Module]) -> type[nn.Module]:
     return activation
 
 
-def _check_sizes(obs_dim: Any, out: Any, hidden: Sequence[Any], minimum_out: int) -> None:
+def check_sizes(obs_dim: Any, out: Any, hidden: Sequence[Any], minimum_out: int) -> None:
+    """An MLP's input width, output width (at least `minimum_out`) and hidden widths."""
     if not (
         isinstance(obs_dim, int) and obs_dim >= 1 and isinstance(out, int) and out >= minimum_out
     ):

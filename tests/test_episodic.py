@@ -87,7 +87,9 @@ def exact_gradient(
     return torch.cat([g.flatten() for g in grads])
 
 
-def batch_gradients(policy, envs, batches: int, gamma: float, reduction: str, seed: int = 0):
+def batch_gradients(
+    policy, envs, batches: int, gamma: float, reduction: str, seed: int = 0, baseline=None
+):
     """(batches, P) loss gradients, one batch each, through the real collection and loss."""
     params = [p for p in policy.parameters() if p.requires_grad]
     generator = torch.Generator().manual_seed(seed)
@@ -95,7 +97,9 @@ def batch_gradients(policy, envs, batches: int, gamma: float, reduction: str, se
     rows = []
     for _ in range(batches):
         batch = pg.collect_episodes(envs, policy, generator)
-        loss = pg.episodic_loss(policy, batch, gamma=gamma, loss_reduction=reduction)
+        loss = pg.episodic_loss(
+            policy, batch, gamma=gamma, loss_reduction=reduction, baseline=baseline
+        )
         rows.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)]))
     return torch.stack(rows)
 
@@ -256,6 +260,108 @@ def test_an_entropy_bonus_lowers_the_loss_by_its_coefficient_times_the_mean_entr
 def test_an_unknown_reduction_is_refused():
     with pytest.raises(pg.UsageError, match="loss_reduction must be one of episode, step"):
         pg.episodic_loss(corridor_policy(0.5), known_batch(), gamma=1.0, loss_reduction="sum")
+
+
+def labelled_batch() -> pg.Episodes:
+    """`known_batch`'s episodes, each step's observation naming it: A's steps 1.0 then 3.0, B's
+    2.0 (its padding 9.0, which must be ignored)."""
+    obs = torch.tensor([[[1.0], [2.0]], [[3.0], [9.0]]], dtype=torch.float64)
+    return known_batch()._replace(obs=obs)
+
+
+class Linear(torch.nn.Module):
+    """v(obs) = w * obs + c: a value function whose gradient is easy to write by hand."""
+
+    def __init__(self, w: float, c: float):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor(w, dtype=torch.float64))
+        self.c = torch.nn.Parameter(torch.tensor(c, dtype=torch.float64))
+
+    def forward(self, obs):
+        return self.w * obs[:, 0] + self.c
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0])
+def test_a_baseline_is_subtracted_from_each_step_s_return_and_gets_no_gradient(gamma):
+    p = 0.7
+    policy = pg.HungerPolicy(weight=0.0, bias=math.log(p / (1 - p)), dtype=torch.float64)
+    baseline = Linear(0.5, 0.0)  # b = 0.5, 1.5 for A's steps, 1.0 for B's
+    lr, ll = math.log(p), math.log(1 - p)  # log p(right), log p(left)
+    a0, a1, b0 = 1 + gamma * 2 - 0.5, 2.0 - 1.5, 4.0 - 1.0  # G_t - b(s_t) of each valid step
+    episode = -((a0 * lr + gamma * a1 * ll) + b0 * lr) / 2
+    step = -(a0 * lr + a1 * ll + b0 * lr) / 3
+    for reduction, expected in (("episode", episode), ("step", step)):
+        loss = pg.episodic_loss(
+            policy, labelled_batch(), gamma=gamma, loss_reduction=reduction, baseline=baseline
+        )
+        assert loss.item() == pytest.approx(expected, rel=1e-12), reduction
+        loss.backward()
+        assert baseline.w.grad is None and baseline.c.grad is None  # data, not a parameter
+        assert policy.bias.grad is not None
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0])
+def test_the_value_loss_is_half_the_squared_error_per_episode_with_the_book_s_gradient(gamma):
+    value_fn = Linear(0.3, -0.2)
+    obs = torch.tensor([1.0, 3.0, 2.0], dtype=torch.float64)  # A0, A1, B0
+    returns = torch.tensor([1 + gamma * 2, 2.0, 4.0], dtype=torch.float64)
+    values = 0.3 * obs - 0.2
+    loss = pg.value_loss(value_fn, labelled_batch(), gamma=gamma)
+    assert loss.item() == pytest.approx(0.5 * ((returns - values) ** 2).sum().item() / 2)
+    loss.backward()
+    # (1/N) sum over the steps of (v(s_t) - G_t) dv/dw, with dv/dw = obs and dv/dc = 1
+    assert value_fn.w.grad.item() == pytest.approx(((values - returns) * obs).sum().item() / 2)
+    assert value_fn.c.grad.item() == pytest.approx((values - returns).sum().item() / 2)
+
+
+def test_a_value_function_of_the_wrong_shape_is_refused_naming_the_shapes():
+    with pytest.raises(pg.UsageError, match=r"values of shape \(3,\), got \(3, 1\)"):
+        pg.value_loss(lambda obs: obs, labelled_batch(), gamma=1.0)
+
+
+def test_the_value_mlp_maps_observations_of_any_shape_to_one_value_each():
+    assert pg.ValueMLP(4)(torch.zeros(5, 4)).shape == (5,)
+    assert pg.ValueMLP(obs_shape=(2, 3), hidden=(8,))(torch.zeros(5, 2, 3)).shape == (5,)
+    with pytest.raises(ValueError, match=r"obs must have shape \(N, 4\), got \(5, 3\)"):
+        pg.ValueMLP(4)(torch.zeros(5, 3))
+
+
+def exact_values_baseline(policy: pg.Policy, mdp: exact.FiniteMDP, gamma: float):
+    """v_pi of the policy as a baseline: one-hot observations pick their state's value."""
+    with torch.no_grad():
+        probs = exact.action_probabilities(
+            policy.distribution(mdp.observations), mdp.transitions.shape[1]
+        )
+        values = exact.state_values(mdp, probs, gamma)
+    return lambda obs: obs @ values
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["slippery chain", "FrozenLake-v1"])
+def test_a_state_dependent_baseline_keeps_the_gradient_exact_and_v_pi_cuts_its_variance(task):
+    """Any baseline that depends only on the state leaves the expected gradient as it was; the
+    exact v_pi also cuts the variance. The same episodes are drawn with and without a baseline
+    (the same seeds: the baseline changes no action), so the variances are compared pairwise."""
+    torch.manual_seed(0)
+    if task == "slippery chain":
+        mdp, gamma, horizon = slippery_chain(), 0.9, 25
+        policy, envs = pg.MLPPolicy(obs_dim=4, num_actions=2, hidden=()).double(), None
+        envs = TableEnvs(mdp, 64, horizon=horizon)
+    else:
+        mdp, gamma, horizon = exact.FiniteMDP.from_gymnasium(gym.make(task)), 0.99, 100
+        policy, envs = frozen_lake_policy(0), episodes.make_envs(task, 64)
+    exact_descent = -exact_gradient(policy, mdp, gamma, horizon)
+    arbitrary = torch.randn(mdp.observations.shape[1], dtype=torch.float64)
+    estimates = {}
+    for name, baseline in [
+        ("none", None),
+        ("arbitrary", lambda obs: obs @ arbitrary),
+        ("v_pi", exact_values_baseline(policy, mdp, gamma)),
+    ]:
+        estimates[name] = batch_gradients(policy, envs, 150, gamma, "episode", baseline=baseline)
+        assert_within_4_standard_errors(estimates[name], exact_descent)
+    ratio = estimates["v_pi"].var(0).sum() / estimates["none"].var(0).sum()
+    assert ratio < {"slippery chain": 0.7, "FrozenLake-v1": 0.92}[task], ratio.item()
 
 
 def test_the_same_seed_gives_the_same_training_run():
