@@ -27,26 +27,39 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from pg.episodes import EnvInfo, EnvRandomState, Episodes, collect_episodes, describe_env, make_envs
-from pg.losses import REDUCTIONS, episodic_loss
+from pg.losses import REDUCTIONS, baseline_values, episodic_loss, reward_to_go, value_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy
 from pg.run import Run, RunResult, parallel
 from pg.run.checkpoint import Checkpoint
 from pg.run.parallel import average_gradients
 from pg.run.settings import (
+    MAX_LR,
     RunSettings,
     check_choice,
     check_int,
     check_optimizer,
+    check_positive,
+    check_sizes,
+    parse_sizes,
     require,
     resolve,
     setting,
 )
 from pg.run.stopping import GracefulStop
+from pg.value import ValueMLP
 
-__all__ = ["EpisodicConfig", "EpisodicResult", "episodic_step", "parse_target", "train_episodic"]
+__all__ = [
+    "EpisodicConfig",
+    "EpisodicResult",
+    "episodic_step",
+    "parse_target",
+    "train_episodic",
+    "value_step",
+]
 
 SOLVED_WINDOW = 100  # "solved": the mean return of the last 100 finished episodes reaches a target
 COLLAPSED = 0.01  # entropy below this share of its maximum (log K): the policy stopped exploring
@@ -79,6 +92,17 @@ class EpisodicConfig(RunSettings):
     )
     normalize_returns: bool = setting(True, "standardise the weights over each batch (default: on)")
     entropy_coef: float = setting(0.0, "weight of an entropy bonus in the loss (0: none)")
+    baseline: str = setting(
+        "none",
+        "value: learn a state-value baseline v(s) and weight each step by G_t - v(s_t) "
+        "(Sutton & Barto 13.4); none: by G_t",
+        choices=("none", "value"),
+    )
+    value_lr: float = setting(1e-3, "learning rate of the value function (Adam)")
+    value_hidden: tuple[int, ...] = setting(
+        (64, 64), "hidden layer widths of the value function, comma-separated", type=parse_sizes
+    )
+    value_updates: int = setting(1, "value function steps on each batch")
     target_return: float | str | None = setting(
         "auto",
         "solved once the mean return of the last 100 episodes reaches this; auto: the "
@@ -111,6 +135,10 @@ class EpisodicConfig(RunSettings):
             isinstance(self.entropy_coef, (int, float)) and 0.0 <= self.entropy_coef <= 1e6,
             f"entropy_coef must be a number in [0, 1e6], got {self.entropy_coef!r}",
         )
+        check_choice("baseline", self.baseline, ("none", "value"))
+        check_positive("value_lr", self.value_lr, MAX_LR)
+        check_sizes("value_hidden", self.value_hidden)
+        check_int("value_updates", self.value_updates, 1, 10_000)
         target = self.target_return
         number = isinstance(target, (int, float)) and not isinstance(target, bool)
         require(
@@ -172,9 +200,11 @@ def episodic_step(
     run: Run,
     recent: RecentReturns,
     settings: EpisodicConfig,
+    value_fn: nn.Module | None = None,
+    value_optimizer: torch.optim.Optimizer | None = None,
 ) -> Episodes:
     """One episodic REINFORCE update: whole episodes, each log-probability weighted by its
-    discounted reward-to-go, one optimiser step. Returns the batch of episodes."""
+    discounted reward-to-go (less the value baseline, with one), one optimiser step."""
     batch = collect_episodes(envs, policy, generator)  # the first episode of each environment
     loss = episodic_loss(
         policy,
@@ -183,6 +213,7 @@ def episodic_step(
         loss_reduction=settings.loss_reduction,
         normalize_returns=settings.normalize_returns,
         entropy_coef=settings.entropy_coef,
+        baseline=value_fn,  # b(s_t) from before this batch: G_t - b(s_t), no gradient to b
     )
 
     optimizer.zero_grad()
@@ -194,9 +225,29 @@ def episodic_step(
     run.advance(int(lengths.sum()), final=recent.solved)  # env steps; once solved, the last
     _log_episodes(run, lengths, returns)
     if run.logging:
-        run.log(_scalars(loss, policy, batch, recent))
+        run.log(_scalars(loss, policy, batch, recent, value_fn, settings.gamma))
     optimizer.step()
+    if value_fn is not None:  # only now, after weighting this batch, does the baseline learn it
+        value_step(value_fn, value_optimizer, batch, run, settings)
     return batch
+
+
+def value_step(
+    value_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Episodes,
+    run: Run,
+    settings: EpisodicConfig,
+) -> None:
+    """The value baseline learns from a batch: `value_updates` steps down `value_loss`, the
+    regression of v(s_t) on the returns G_t."""
+    for _ in range(settings.value_updates):
+        loss = value_loss(value_fn, batch, gamma=settings.gamma)
+        optimizer.zero_grad()
+        loss.backward()
+        average_gradients(value_fn)  # under torchrun: the mean over the processes
+        run.check_finite(loss, value_fn)
+        optimizer.step()
 
 
 def train_episodic(
@@ -214,21 +265,20 @@ def train_episodic(
 
     `env` is a Gymnasium id (default: the `env_id` setting) with `make_kwargs` for
     `gymnasium.make`, or a callable returning a new env. Settings are the fields of
-    `EpisodicConfig`, as keyword arguments or a `config`. Stops once solved, when the budget of
-    environment steps is spent, or after the current update when `stop` sees a signal; `resume`
-    (a checkpoint) continues a run exactly.
+    `EpisodicConfig`, as keyword arguments or a `config`; `baseline` may also be a module of your
+    own (observations to values), which learns as the baseline. Stops once solved, when the budget
+    is spent, or after the update in progress on a signal to `stop`; `resume` continues a run.
     """
+    own = settings.pop("baseline") if isinstance(settings.get("baseline"), nn.Module) else None
     cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
-    env = cfg.env_id if env is None else env
-    info = describe_env(env, **(make_kwargs or {}))
-    # the settings name the env this run trained on, for `scripts/evaluate.py`
-    cfg = dataclasses.replace(cfg, env_id=env if isinstance(env, str) else info.name)
-    _check_fits(policy, info)
+    if own is not None:
+        cfg = dataclasses.replace(cfg, baseline="value")  # the user's module learns as one
+    cfg, info, envs = _environments(env, make_kwargs, cfg, policy)
     target, rule = _target(cfg.target_return, info)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
-    envs = make_envs(env, cfg.episodes_per_update, **(make_kwargs or {}))
-    envs.reset(seed=parallel.rank_seed(cfg.seed, parallel.current()))  # seeds each env once
+    value_fn, value_optimizer = _value_baseline(cfg, info, own, next(policy.parameters()))
     recent = RecentReturns(target)
+    learned = {"value": value_fn, "value_optimizer": value_optimizer} if value_fn else {}
     run = Run(
         "episodic",
         cfg,
@@ -240,7 +290,7 @@ def train_episodic(
         verbose=verbose,
         unit="env step",
         record={"env": info.name, "target": rule},
-        state={"envs": EnvRandomState(envs), "recent": recent},
+        state={"envs": EnvRandomState(envs), "recent": recent, **learned},
         rows=cfg.episodes_per_update,
         show={"mean return": "charts/mean_return_100"},
         histogram_every=1,  # an update runs whole episodes (~0.2 s); its histograms ~10 ms
@@ -252,8 +302,40 @@ def train_episodic(
     batch = None
     with closing(envs), run:
         for _ in run.steps():
-            batch = episodic_step(policy, optimizer, envs, generator, run, recent, cfg)
+            batch = episodic_step(
+                policy, optimizer, envs, generator, run, recent, cfg, value_fn, value_optimizer
+            )
     return _result(run, recent, rule, _entropy(policy, batch), info)
+
+
+def _environments(
+    env: str | Callable[[], Any] | None,
+    make_kwargs: dict[str, Any] | None,
+    cfg: EpisodicConfig,
+    policy: Policy,
+) -> tuple[EpisodicConfig, EnvInfo, Any]:
+    """N copies of the environment side by side, each seeded once; its description, checked
+    against the policy; and the settings, naming the environment (for `scripts/evaluate.py`)."""
+    env = cfg.env_id if env is None else env
+    info = describe_env(env, **(make_kwargs or {}))
+    _check_fits(policy, info)
+    envs = make_envs(env, cfg.episodes_per_update, **(make_kwargs or {}))
+    envs.reset(seed=parallel.rank_seed(cfg.seed, parallel.current()))
+    return dataclasses.replace(cfg, env_id=env if isinstance(env, str) else info.name), info, envs
+
+
+def _value_baseline(
+    cfg: EpisodicConfig, info: EnvInfo, own: nn.Module | None, like: torch.Tensor
+) -> tuple[nn.Module | None, torch.optim.Optimizer | None]:
+    """The baseline that learns, and its optimiser: none, the user's own module, or a `ValueMLP`
+    for the env's observations, on the policy's device and in its dtype."""
+    if cfg.baseline == "none":
+        return None, None
+    value_fn = (
+        own if own is not None else ValueMLP(obs_shape=info.obs_shape, hidden=cfg.value_hidden)
+    )
+    value_fn = value_fn.to(device=like.device, dtype=like.dtype)
+    return value_fn, make_optimizer("adam", value_fn.parameters(), cfg.value_lr)
 
 
 def _result(
@@ -312,7 +394,12 @@ def _target(setting: float | str | None, info: EnvInfo) -> tuple[float | None, s
 
 
 def _scalars(
-    loss: torch.Tensor, policy: Policy, batch: Episodes, recent: RecentReturns
+    loss: torch.Tensor,
+    policy: Policy,
+    batch: Episodes,
+    recent: RecentReturns,
+    value_fn: nn.Module | None,
+    gamma: float,
 ) -> dict[str, float | torch.Tensor]:
     """What an episodic logging point records, before the optimiser step."""
     grad_norms = [p.grad.norm() for p in policy.parameters() if p.grad is not None]
@@ -324,6 +411,14 @@ def _scalars(
     }
     if recent.target is not None:
         values["charts/target_return"] = recent.target
+    if value_fn is not None:  # the baseline as it weighted this batch, before it learns from it
+        with torch.no_grad():
+            returns = reward_to_go(batch.reward, batch.done, gamma)[batch.valid]  # (S,) G_t
+            errors = returns - baseline_values(value_fn, batch.obs[batch.valid])  # G_t - v(s_t)
+        values["loss/value"] = 0.5 * errors.pow(2).sum() / batch.valid.shape[1]
+        # 1 - Var(G - v) / Var(G), as Stable-Baselines3 logs it: 1 is perfect, 0 no better than
+        # a constant, below 0 worse
+        values["value/explained_variance"] = 1 - errors.var() / returns.var()
     return values
 
 

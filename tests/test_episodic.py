@@ -7,6 +7,7 @@ against a hand-solved MDP and finite differences. The estimates come from the re
 
 from __future__ import annotations
 
+import json
 import math
 
 import gymnasium as gym
@@ -461,6 +462,85 @@ def test_one_update_of_the_trainer_is_one_step_down_the_episodic_loss_with_its_s
         assert torch.allclose(got, expected, atol=1e-6)
     others = by_hand(gamma=0.99)  # the trainer's defaults: a different step, so the settings count
     assert not all(torch.allclose(p, q, atol=1e-6) for p, q in zip(trained.parameters(), others))
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_one_update_with_a_value_baseline_weights_by_the_old_values_then_fits_them(normalize):
+    settings = {"loss_reduction": "episode", "normalize_returns": normalize, "gamma": 0.9}
+    trained = cartpole_policy(3)  # the trainer builds its ValueMLP next, from the same stream
+    pg.train_episodic(
+        trained,
+        total_steps=1,
+        episodes_per_update=4,
+        seed=7,
+        optimizer="sgd",
+        lr=0.1,
+        baseline="value",
+        value_lr=0.01,
+        value_updates=3,
+        value_hidden=(8,),
+        **settings,
+    )
+
+    policy = cartpole_policy(3)
+    value_fn = pg.ValueMLP(4, hidden=(8,))
+    envs = make_envs("CartPole-v1", 4)
+    envs.reset(seed=7)
+    batch = collect_episodes(envs, policy, torch.Generator().manual_seed(7))
+    pg.episodic_loss(policy, batch, baseline=value_fn, **settings).backward()  # the old values
+    value_optimizer = torch.optim.Adam(value_fn.parameters(), lr=0.01)
+    for _ in range(3):  # then the value function learns from the batch
+        value_optimizer.zero_grad()
+        pg.value_loss(value_fn, batch, gamma=0.9).backward()
+        value_optimizer.step()
+    for got, p in zip(trained.parameters(), policy.parameters()):
+        assert torch.allclose(got, p - 0.1 * p.grad, atol=1e-6)
+    without = cartpole_policy(3)
+    pg.episodic_loss(without, batch, **settings).backward()  # the baseline moved the step
+    moved = [p - 0.1 * p.grad for p in without.parameters()]
+    assert not all(torch.allclose(a, b, atol=1e-6) for a, b in zip(trained.parameters(), moved))
+
+
+def test_a_value_baseline_is_logged_and_a_module_of_your_own_learns_as_one(logdir):
+    class Own(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(4, 1)
+
+        def forward(self, obs):
+            return self.layer(obs).squeeze(-1)
+
+    own = Own()
+    before = own.layer.weight.detach().clone()
+    result = pg.train_episodic(
+        cartpole_policy(),
+        total_steps=1500,
+        episodes_per_update=8,
+        baseline=own,
+        logdir=str(logdir),
+    )
+    assert not torch.equal(own.layer.weight, before)  # it learned
+    scalars = read_scalars(result.run_dir)
+    assert [s for s, _ in scalars["loss/value"]] == result.history["step"]
+    assert all(v <= 1 for _, v in scalars["value/explained_variance"])
+    assert {"params/value.layer.weight", "grads/value.layer.weight"} <= set(
+        read_events(result.run_dir).Tags()["histograms"]
+    )
+    assert json.loads((result.run_dir / "config.json").read_text())["baseline"] == "value"
+    assert isinstance(pg.load_policy(result.run_dir), pg.MLPPolicy)  # the policy alone
+
+
+def test_a_value_function_whose_gradient_is_not_finite_stops_training_naming_it():
+    class Broken(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c = torch.nn.Parameter(torch.zeros(()))
+
+        def forward(self, obs):  # values 0, but d sqrt(0 * c) / dc is not finite
+            return torch.sqrt(self.c * 0.0).expand(len(obs))
+
+    with pytest.raises(pg.NonFiniteError, match="non-finite gradient of value.c at step 0"):
+        pg.train_episodic(cartpole_policy(), total_steps=100, baseline=Broken())
 
 
 def test_each_episode_is_logged_at_the_environment_step_where_it_ended():

@@ -427,6 +427,10 @@ EPISODIC_BAD = [
     (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
     (["--episodes-per-update", "0"], "--episodes-per-update must be an integer >= 1, got 0"),
     (["--activation", "swish"], "argument --activation: invalid choice: 'swish'"),
+    (["--baseline", "critic"], "argument --baseline: invalid choice: 'critic'"),
+    (["--value-hidden", "0"], "--value-hidden must be comma-separated positive integers, got (0,)"),
+    (["--value-lr", "0"], "--value-lr must be a finite number > 0 and <= 1e+06, got 0.0"),
+    (["--value-updates", "0"], "--value-updates must be an integer >= 1, got 0"),
 ]
 
 

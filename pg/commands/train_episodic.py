@@ -31,15 +31,14 @@ from pg.episodes import EnvInfo, describe_env
 from pg.episodic import EpisodicConfig, EpisodicResult, train_episodic
 from pg.policy import ACTIVATIONS, GaussianMLPPolicy, MLPPolicy, Policy
 from pg.run import cli, parallel
-from pg.run.settings import require, setting
-
-MAX_WIDTH = 1 << 20
-MAX_WEIGHTS = 1 << 30
+from pg.run.settings import check_sizes, parse_sizes, require, setting
 
 
 @dataclass
 class Args(ProgramFlags, EpisodicConfig):
-    hidden: str = setting("64,64", "hidden layer widths of the MLP, comma-separated")
+    hidden: tuple[int, ...] = setting(
+        (64, 64), "hidden layer widths of the policy's MLP, comma-separated", type=parse_sizes
+    )
     activation: str = setting("tanh", "activation between layers", choices=tuple(ACTIVATIONS))
     device: str = setting(
         "cpu",
@@ -49,25 +48,7 @@ class Args(ProgramFlags, EpisodicConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        self.hidden_sizes()
-
-    def hidden_sizes(self) -> tuple[int, ...]:
-        try:
-            sizes = tuple(int(h) for h in self.hidden.split(","))
-        except ValueError:
-            sizes = ()
-        require(
-            sizes and all(h >= 1 for h in sizes),
-            f"hidden must be comma-separated positive integers, got {self.hidden!r}",
-        )
-        # bounded by memory, before anything is built
-        weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
-        require(
-            max(sizes) <= MAX_WIDTH and weights <= MAX_WEIGHTS,
-            f"hidden layers must be at most {MAX_WIDTH:,} wide with at most {MAX_WEIGHTS:,} "
-            f"weights between them (4 GiB in float32), got {self.hidden!r}",
-        )
-        return sizes
+        check_sizes("hidden", self.hidden)
 
 
 def main(**defaults: str) -> int:
@@ -93,8 +74,8 @@ def build_policy(args: Args, info: EnvInfo) -> Policy:
         "pg.train_episodic",
     )
     if info.num_actions is not None:
-        return MLPPolicy(info.obs_shape[0], info.num_actions, args.hidden_sizes(), args.activation)
-    return GaussianMLPPolicy(info.obs_shape[0], info.act_dim, args.hidden_sizes(), args.activation)
+        return MLPPolicy(info.obs_shape[0], info.num_actions, args.hidden, args.activation)
+    return GaussianMLPPolicy(info.obs_shape[0], info.act_dim, args.hidden, args.activation)
 
 
 def summary(args: Args, result: EpisodicResult) -> str:

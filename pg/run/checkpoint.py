@@ -71,9 +71,7 @@ class Checkpoint:
 
 def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     """Write `state` as the run's checkpoint, replacing the previous one atomically."""
-    for name, value in _tensors(state.get("policy", {}), "policy") + _tensors(
-        state.get("optimizer", {}), "optimizer"
-    ):
+    for name, value in _tensors(state):
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise NonFiniteError(
                 f"refusing to checkpoint a non-finite value in {name} at step {state['step']}"
@@ -207,15 +205,10 @@ def _schema_problem(state: Any) -> str | None:
     policy = state["policy"]
     if not (isinstance(policy, dict) and all(isinstance(v, torch.Tensor) for v in policy.values())):
         return "policy must map names to tensors"
-    groups = (
-        state["optimizer"].get("param_groups") if isinstance(state["optimizer"], dict) else None
-    )
-    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
-        return "optimizer must be an optimizer's state_dict"
-    for group in groups:
-        lr = group.get("lr")
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= MAX_LR):
-            return f"the optimizer's learning rate must be in (0, {MAX_LR:g}], got {lr!r}"
+    for key in [k for k in state if k.endswith("optimizer")]:  # the policy's, the value's
+        problem = _optimizer_problem(state[key])
+        if problem is not None:
+            return f"{key.replace('_', ' ')}: {problem}" if key != "optimizer" else problem
     events = state.get("events")
     if events is not None and not (
         isinstance(events, dict)
@@ -233,6 +226,18 @@ def _schema_problem(state: Any) -> str | None:
         isinstance(generator, torch.Tensor) and generator.dtype == torch.uint8
     ):
         return "generator must be a generator's state (a uint8 tensor)"
+    return None
+
+
+def _optimizer_problem(saved: Any) -> str | None:
+    """What makes `saved` unusable as an optimiser's state_dict, or None."""
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+        return "optimizer must be an optimizer's state_dict"
+    for group in groups:
+        lr = group.get("lr")
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= MAX_LR):
+            return f"the optimizer's learning rate must be in (0, {MAX_LR:g}], got {lr!r}"
     return None
 
 

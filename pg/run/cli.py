@@ -81,7 +81,8 @@ def parse(
             parser.add_argument(flag, action=action, default=default, help=help_line)
             continue
         if "(default:" not in help_line:
-            help_line += f" (default: {default})"
+            shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+            help_line += f" (default: {shown})"
         choices = field.metadata.get("choices")
         parser.add_argument(
             flag,

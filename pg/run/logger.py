@@ -95,7 +95,10 @@ def changed_hyperparameters(settings: Any) -> str:
         value = getattr(settings, field.name)
         if field.name in NOT_HYPERPARAMETERS or field.name == "seed" or value == field.default:
             continue
-        text = f"{value:g}" if isinstance(value, float) else str(value)
+        if isinstance(value, (tuple, list)):
+            text = "x".join(map(str, value))  # layer widths: 32x32
+        else:
+            text = f"{value:g}" if isinstance(value, float) else str(value)
         parts.append(field.name + "=" + UNSAFE_IN_NAMES.sub("_", text))
     shown = []
     while parts and len(",".join([*shown, parts[0]])) <= RUN_NAME_CHANGES:
@@ -186,11 +189,12 @@ class RunLogger:
                 self.writer.add_scalar(tag, value, step)
         return floats
 
-    def histograms(self, step: int, policy: nn.Module) -> None:
-        """Histograms of every trainable parameter with >= 1 dimension, and of its gradient."""
+    def histograms(self, step: int, module: nn.Module, prefix: str = "") -> None:
+        """Histograms of every trainable parameter with >= 1 dimension, and of its gradient, as
+        `params/<prefix><name>` and `grads/<prefix><name>`."""
         if self.writer is None:
             return
-        for name, p in policy.named_parameters():
+        for name, p in module.named_parameters(prefix=prefix.rstrip(".")):
             if p.requires_grad and p.ndim > 0:
                 self.writer.add_histogram(f"params/{name}", p.detach(), step, bins="auto")
                 if p.grad is not None:

@@ -136,8 +136,7 @@ class Run:
         self._stop, self._generator = stop, None
         self._record, self._show = dict(record or {}), dict(show or {})
         self._verbose, self._unit, self._histogram_every = verbose, unit, histogram_every
-        trained = [n for n, p in policy.named_parameters() if p.requires_grad]
-        self._guard = FiniteGuard(trained, self.device)
+        self._guards: dict[int, FiniteGuard] = {}  # one per module that learns, by id
         self._saved: Checkpoint | None = None
         self._units, self._final = 1, False  # what the update in progress consumes
         self._threads = parallel.choose_threads(settings.threads, rows, self.world)
@@ -213,14 +212,21 @@ class Run:
         last = self._final or self.step + self._units >= self.total
         return self.updates % self.settings.log_every == 0 or last
 
-    def check_finite(self, loss: Tensor) -> None:
-        """Stop training at the first NaN or infinity in the loss or any gradient, naming its
-        step and the last good checkpoint (`NonFiniteError`). Call it between `backward` and
+    def check_finite(self, loss: Tensor, module: nn.Module | None = None) -> None:
+        """Stop training at the first NaN or infinity in the loss or in any gradient of `module`
+        (the policy unless another is named: a value function in `state`), naming its step and
+        the last good checkpoint (`NonFiniteError`). Call it between `backward` and
         `optimizer.step()`: the bad values then never reach the parameters. On a GPU the check
         is read at the next logging point or checkpoint instead, so the host never waits for
         the device at every step."""
-        grads = [p.grad for p in self.policy.parameters() if p.requires_grad]
-        self._guard.watch(self.step, loss, grads)
+        module = self.policy if module is None else module
+        if id(module) not in self._guards:
+            name = next((k for k, v in self.state.items() if v is module), "")
+            trained = [n for n, p in module.named_parameters(prefix=name) if p.requires_grad]
+            label = f"{name} loss" if name else "loss"
+            self._guards[id(module)] = FiniteGuard(trained, self.device, loss=label)
+        grads = [p.grad for p in module.parameters() if p.requires_grad]
+        self._guards[id(module)].watch(self.step, loss, grads)
         self._check(sync_point=False)
 
     def log(self, values: Mapping[str, float | Tensor]) -> None:
@@ -234,6 +240,9 @@ class Run:
         last = self._final or self.step + self._units >= self.total
         if point % self._histogram_every == 0 or last:
             self._log.histograms(self.step, self.policy)
+            for name, module in self.state.items():
+                if isinstance(module, nn.Module):
+                    self._log.histograms(self.step, module, prefix=f"{name}.")
         shown = {t.removeprefix("policy/"): v for t, v in floats.items() if t.startswith("policy/")}
         shown.update({label: floats[tag] for label, tag in self._show.items() if tag in floats})
         self._progress.show(self.step + self._units, shown)
@@ -292,7 +301,8 @@ class Run:
     def _check(self, sync_point: bool) -> None:
         """Raise the guard's NonFiniteError, if any, with where the last good checkpoint is."""
         try:
-            self._guard.check(sync_point)
+            for guard in self._guards.values():
+                guard.check(sync_point)
         except checkpoint.NonFiniteError as e:
             raise checkpoint.NonFiniteError(f"{e}; {checkpoint.describe(self._saved)}") from None
 

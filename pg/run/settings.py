@@ -25,6 +25,8 @@ __all__ = [
     "check_optimizer",
     "check_positive",
     "check_same_batch",
+    "check_sizes",
+    "parse_sizes",
     "require",
     "resolve",
     "setting",
@@ -140,6 +142,36 @@ def check_optimizer(optimizer: Any, lr: Any, choices: tuple[str, ...]) -> None:
     """An optimiser by name (`pg.optim`) and a learning rate it can take."""
     check_choice("optimizer", optimizer, choices)
     check_positive("lr", lr, MAX_LR)
+
+
+MAX_WIDTH = 1 << 20  # a layer at most this wide
+MAX_WEIGHTS = 1 << 30  # at most this many weights between two layers: 4 GiB in float32
+
+
+def parse_sizes(text: str) -> tuple[int, ...] | str:
+    """Layer widths from the command line: `64,64` is (64, 64); text that is not is handed on
+    as it is, for `check_sizes` to refuse with the flag's name."""
+    try:
+        return tuple(int(width) for width in text.split(","))
+    except ValueError:
+        return text
+
+
+def check_sizes(name: str, sizes: Any) -> None:
+    """Hidden layer widths: positive integers, bounded by what a machine can hold, so that a
+    network too big to build is refused before anything is built."""
+    ok = isinstance(sizes, (tuple, list)) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
+    )
+    require(
+        ok and len(sizes) > 0, f"{name} must be comma-separated positive integers, got {sizes!r}"
+    )
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    require(
+        max(sizes) <= MAX_WIDTH and weights <= MAX_WEIGHTS,
+        f"{name} layers must be at most {MAX_WIDTH:,} wide with at most {MAX_WEIGHTS:,} weights "
+        f"between them (4 GiB in float32), got {sizes!r}",
+    )
 
 
 def check_same_batch(first: str, a: Any, second: str, b: Any) -> None:

@@ -80,15 +80,13 @@ class GracefulStop:
 class FiniteGuard:
     """Remembers the first step whose loss or gradient was not finite; `check` raises for it."""
 
-    def __init__(self, names: Sequence[str], device: torch.device):
-        self.names = ["loss", *(f"gradient of {n}" for n in names)]
+    def __init__(self, names: Sequence[str], device: torch.device, loss: str = "loss"):
+        self.names = [loss, *(f"gradient of {n}" for n in names)]
         self.on_device = device.type != "cpu"
         self._first_step: int | None = None
         self._first_values: list[float] = []
         if self.on_device:
-            self._step = torch.full(
-                (), -1, dtype=torch.long, device=device
-            )  # first bad step, -1: none
+            self._step = torch.full((), -1, dtype=torch.long, device=device)  # first bad; -1: none
             self._values = torch.zeros(len(self.names), dtype=torch.float64, device=device)
 
     def watch(self, step: int, loss: Tensor, grads: Sequence[Tensor | None]) -> None:

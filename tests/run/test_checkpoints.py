@@ -113,25 +113,28 @@ def test_a_resumed_reinforce_script_from_a_real_command_line_continues_exactly(
     )
 
 
-def test_episodic_training_resumes_exactly_too(tmp_path):
+@pytest.mark.parametrize("baseline", ["none", "value"])
+def test_episodic_training_resumes_exactly_too(tmp_path, baseline):
     def policy():
         torch.manual_seed(1)
         return pg.MLPPolicy(obs_dim=4, hidden=(16,), num_actions=2)
 
-    first = pg.train_episodic(policy(), total_steps=3000, run_name="split", logdir=str(tmp_path))
+    settings = {"logdir": str(tmp_path), "baseline": baseline, "value_hidden": (8,)}
+    first = pg.train_episodic(policy(), total_steps=3000, run_name="split", **settings)
     resumed = pg.train_episodic(
-        policy(),
-        total_steps=6000,
-        logdir=str(tmp_path),
-        resume=checkpoint.load(first.run_dir, "episodic"),
+        policy(), total_steps=6000, resume=checkpoint.load(first.run_dir, "episodic"), **settings
     )
-    whole = pg.train_episodic(policy(), total_steps=6000, run_name="whole", logdir=str(tmp_path))
+    whole = pg.train_episodic(policy(), total_steps=6000, run_name="whole", **settings)
     assert (resumed.env_steps, resumed.episodes) == (whole.env_steps, whole.episodes)
     a, b = saved(resumed.run_dir), saved(whole.run_dir)
-    assert (
-        all(torch.equal(a["policy"][k], v) for k, v in b["policy"].items())
-        and a["recent"] == b["recent"]
+    assert a["recent"] == b["recent"]
+    learned = ["policy", "optimizer"] + (
+        ["value", "value_optimizer"] if baseline == "value" else []
     )
+    assert [k for k in b if k in learned] == learned
+    for key in learned:  # every tensor of every learned thing, bit for bit
+        pairs = zip(checkpoint._tensors(a[key]), checkpoint._tensors(b[key]))
+        assert all(n == m and torch.equal(x, y) for (n, x), (m, y) in pairs), key
 
 
 @pytest.fixture(scope="module")
