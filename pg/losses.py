@@ -237,15 +237,24 @@ def episodic_loss(
     return loss
 
 
-def value_loss(value_fn: Callable[[Tensor], Tensor], batch: Episodes, *, gamma: float) -> Tensor:
+def value_loss(
+    value_fn: Callable[[Tensor], Tensor],
+    batch: Episodes,
+    *,
+    gamma: float,
+    returns: Tensor | None = None,
+) -> Tensor:
     """How far the value function is from the returns: 1/2 sum_t (G_t - v(s_t))^2 over an
     episode's steps, the mean over the N episodes of the batch (valid steps only).
 
     Its gradient with respect to the value function's weights w is (1/N) sum (v(s_t) - G_t)
     dv/dw, so plain SGD on it with step size alpha is Sutton & Barto's update of w (section 13.4,
     w += alpha (G_t - v(S_t)) grad v) summed over each episode's steps and averaged over episodes.
+    `returns`, the batch's (T, N) reward-to-go if already computed, saves computing it again.
     """
-    returns = reward_to_go(batch.reward, batch.done, gamma)[batch.valid]  # (S,) G_t
+    if returns is None:
+        returns = reward_to_go(batch.reward, batch.done, gamma)  # (T, N) G_t
+    returns = returns[batch.valid]  # (S,)
     values = _values(value_fn, batch.obs[batch.valid])  # (S,) v(s_t), with gradients
     return 0.5 * (returns - values).pow(2).sum() / batch.valid.shape[1]
 

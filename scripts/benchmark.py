@@ -1,6 +1,6 @@
 """Measure pg: throughput, time to solution, the machinery's cost, logging, variance, CartPole.
 
-    python scripts/benchmark.py                      # every section, about 25 minutes
+    python scripts/benchmark.py                      # every section, about 40 minutes
     python scripts/benchmark.py --quick              # smaller runs, a few minutes
     python scripts/benchmark.py --only solution,machinery
     python scripts/benchmark.py --only cartpole --seeds 20
@@ -18,6 +18,13 @@ LOGDIR/benchmark/<time>.md and .json. The sections:
 - variance: single-sample REINFORCE gradients against the exact derivative, with and without
   a mean-reward baseline;
 - cartpole: many seeds of the CartPole defaults to solved, medians with bootstrap intervals;
+- baseline: the same for the biased estimator without a baseline (the earlier default), the
+  unbiased one with a learned value baseline (the default), and that one with standardised
+  advantages;
+- baseline_variance: on tasks with exact gradients, how much a state-value baseline cuts the
+  gradient estimate's variance, and each estimator's distance from the exact gradient;
+- pendulum: the continuous-control recipe (Pendulum-v1, a learned baseline) over seeds;
+- lunar_lander: LunarLander-v3 (the `box2d` extra) with and without the learned baseline;
 - reductions: CartPole solved or not, and how fast, under each setting of the episodic estimator;
 - threads: training time with the trainers' thread choice and with torch's default, idle and
   while two busy processes hold the CPU.
@@ -415,39 +422,192 @@ def cartpole(quick: bool, seeds: int | None = None) -> Table:
     """Many seeds of the defaults to solved, and the same seeds of the single-file example."""
     seeds = seeds or (3 if quick else 10)
     budget = 100_000 if quick else 300_000
-    table = Table(
-        f"CartPole-v1 to solved (mean return of the last 100 episodes >= 475), {seeds} seeds",
-        ["how", "solved", "episodes to solve", "env steps to solve", "training s to solve"],
-    )
+    table = _solved_table(f"CartPole-v1 to solved, {seeds} seeds")
     floor = example("cartpole_reinforce")
-
-    def package(seed: int) -> tuple[bool, int, int, float]:
-        torch.manual_seed(seed)
-        result = pg.train_episodic(pg.MLPPolicy(4, 2), seed=seed, total_steps=budget)
-        return result.solved, result.episodes, result.env_steps, result.seconds
 
     def lean(seed: int) -> tuple[bool, int, int, float]:
         start = time.perf_counter()
         mean_return, episodes, env_steps = floor.train(seed=seed)
         return mean_return >= 475, episodes, env_steps, time.perf_counter() - start
 
-    for how, train in (
-        ("pg.train_episodic defaults", package),
-        ("examples/cartpole_reinforce.py", lean),
-    ):
-        runs = [train(seed) for seed in range(1, seeds + 1)]
-        solved = [r for r in runs if r[0]]
-        cells = [
-            _median_with_interval([r[k] if r[0] else math.inf for r in runs]) for k in (1, 2, 3)
-        ]
-        table.rows.append([how, f"{len(solved)} of {len(runs)}", *cells])
+    table.rows.append(_seeds_row("pg.train_episodic defaults", _cartpole(budget), seeds))
+    table.rows.append(_seeds_row("examples/cartpole_reinforce.py", lean, seeds))
     table.notes.append(
-        "Median over seeds 1.., with a 95% percentile-bootstrap interval (10,000 resamples of "
-        "the seeds); a seed not solved counts as infinitely slow, so an interval ending in inf "
-        f"means unsolved seeds. Budget per seed: {budget:,} environment steps (the example: "
-        "500,000). The example is the same algorithm: the same episodes, its own time."
+        SEEDS_NOTE + f" Budget per seed: {budget:,} environment steps (the "
+        "example: 500,000). The example is the same algorithm: the same episodes, "
+        "its own time."
     )
     return table
+
+
+# the estimators `baseline` compares, as train_episodic's settings
+ESTIMATORS = {
+    "(a) per-step mean of standardised returns (biased)": {
+        "loss_reduction": "step",
+        "normalize_returns": True,
+        "baseline": "none",
+    },
+    "(b) textbook estimator with a learned value baseline (unbiased)": {
+        "loss_reduction": "episode",
+        "normalize_returns": False,
+        "baseline": "value",
+    },
+    "(c) (b) with standardised advantages (biased)": {
+        "loss_reduction": "episode",
+        "normalize_returns": True,
+        "baseline": "value",
+    },
+}
+
+
+def baseline(quick: bool, seeds: int | None = None) -> Table:
+    """CartPole to solved under each estimator of ESTIMATORS, many seeds: whether the unbiased
+    estimator with a learned baseline learns as fast as the biased ones."""
+    seeds = seeds or (3 if quick else 10)
+    budget = 100_000 if quick else 300_000
+    table = _solved_table(f"CartPole-v1 to solved by estimator, {seeds} seeds")
+    for how, settings in ESTIMATORS.items():
+        table.rows.append(_seeds_row(how, _cartpole(budget, **settings), seeds))
+    defaults = pg.EpisodicConfig()
+    table.notes.append(SEEDS_NOTE + f" Budget per seed: {budget:,} environment steps.")
+    table.notes.append(
+        f"Otherwise the trainer's defaults: gamma {defaults.gamma}, "
+        f"{defaults.episodes_per_update} episodes per update, Adam lr {defaults.lr}, MLP 64x64; "
+        f"the value function: MLP {'x'.join(map(str, defaults.value_hidden))}, Adam lr "
+        f"{defaults.value_lr}, {defaults.value_updates} steps on each batch."
+    )
+    return table
+
+
+SEEDS_NOTE = (
+    "Median over seeds 1.., with a 95% percentile-bootstrap interval (10,000 resamples of the "
+    "seeds); a seed not solved counts as infinitely slow, so an interval ending in inf means "
+    "unsolved seeds."
+)
+
+
+def _solved_table(title: str) -> Table:
+    return Table(
+        f"{title} (mean return of the last 100 episodes >= 475)",
+        ["how", "solved", "episodes to solve", "env steps to solve", "training s to solve"],
+    )
+
+
+def _cartpole(budget: int, **settings) -> Callable[[int], tuple[bool, int, int, float]]:
+    """A seed's CartPole run with the default network, and what it reached."""
+
+    def train(seed: int) -> tuple[bool, int, int, float]:
+        torch.manual_seed(seed)
+        result = pg.train_episodic(pg.MLPPolicy(4, 2), seed=seed, total_steps=budget, **settings)
+        return result.solved, result.episodes, result.env_steps, result.seconds
+
+    return train
+
+
+def _seeds_row(how: str, train: Callable[[int], tuple], seeds: int) -> list:
+    """A table row: how many seeds solved, and medians with intervals of what it took."""
+    runs = [train(seed) for seed in range(1, seeds + 1)]
+    solved = sum(r[0] for r in runs)
+    cells = [_median_with_interval([r[k] if r[0] else math.inf for r in runs]) for k in (1, 2, 3)]
+    return [how, f"{solved} of {len(runs)}", *cells]
+
+
+def baseline_variance(quick: bool) -> Table:
+    """On small tasks with exact gradients: how much a state-value baseline cuts the variance of
+    the episodic gradient estimate, and how far each estimator's mean is from the exact gradient.
+    The same episodes are drawn for every row (a baseline changes no action)."""
+    import gymnasium as gym
+
+    sys.path.insert(0, str(ROOT / "tests"))  # the tests' small MDPs
+    from pg import episodes, exact
+
+    from mdps import TableEnvs, slippery_chain
+
+    table = Table(
+        "The episodic gradient estimate against the exact gradient, by baseline",
+        ["task", "estimator", "variance vs no baseline", "mean vs exact: largest |z|", "angle"],
+    )
+    batches = 60 if quick else 300
+    torch.manual_seed(0)
+    chain_policy = pg.MLPPolicy(4, 2, hidden=()).double()
+    lake = exact.FiniteMDP.from_gymnasium(gym.make("FrozenLake-v1"))
+    lake_policy = pg.MLPPolicy(16, 4, hidden=()).double()
+    tasks = {
+        "slippery chain (gamma 0.9, 25 steps)": (
+            slippery_chain(),
+            chain_policy,
+            TableEnvs(slippery_chain(), 64, 25),
+            0.9,
+            25,
+        ),
+        "FrozenLake-v1 (gamma 0.99, 100 steps)": (
+            lake,
+            lake_policy,
+            episodes.make_envs("FrozenLake-v1", 64),
+            0.99,
+            100,
+        ),
+    }
+    for task, (mdp, policy, envs, gamma, horizon) in tasks.items():
+        for row in _estimator_rows(mdp, policy, envs, gamma, horizon, batches):
+            table.rows.append([task, *row])
+    table.notes.append(
+        f"{batches} batches of 64 episodes per row; variance: the trace of the covariance of the "
+        "single-batch gradients, relative to the textbook estimator without a baseline; z: the "
+        "mean's distance from the exact gradient in standard errors, per parameter; angle: "
+        "between the mean and the exact gradient. v_pi: the exact state values of the policy."
+    )
+    return table
+
+
+def _estimator_rows(mdp, policy, envs, gamma, horizon, batches) -> list[list]:
+    from pg import exact
+
+    with torch.no_grad():
+        probs = exact.action_probabilities(
+            policy.distribution(mdp.observations), mdp.transitions.shape[1]
+        )
+        values = exact.state_values(mdp, probs, gamma)
+    params = [p for p in policy.parameters() if p.requires_grad]
+    j = exact.expected_return(
+        mdp,
+        exact.action_probabilities(policy.distribution(mdp.observations), mdp.transitions.shape[1]),
+        gamma,
+        horizon,
+    )
+    descent = -torch.cat([g.flatten() for g in torch.autograd.grad(j, params)])
+    start = mdp.start @ values
+    rows, plain = [], None
+    for name, settings in {
+        "no baseline": {},
+        "a constant baseline, J": {"baseline": lambda obs: start.expand(len(obs))},
+        "v_pi": {"baseline": lambda obs: obs @ values},
+        "v_pi, standardised advantages": {
+            "baseline": lambda obs: obs @ values,
+            "normalize_returns": True,
+        },
+    }.items():
+        estimates = _batch_gradients(policy, envs, gamma, batches, **settings)
+        plain = estimates if plain is None else plain
+        mean, error = estimates.mean(0), estimates.std(0) / batches**0.5
+        z = ((mean - descent) / error.clamp_min(1e-12)).abs().max().item()
+        cosine = torch.nn.functional.cosine_similarity(mean, descent, dim=0).clamp(-1, 1)
+        ratio = (estimates.var(0).sum() / plain.var(0).sum()).item()
+        rows.append([name, ratio, z, f"{math.degrees(math.acos(cosine.item())):.1f} deg"])
+    return rows
+
+
+def _batch_gradients(policy, envs, gamma, batches, **settings) -> torch.Tensor:
+    """(batches, P) gradients of the textbook loss, one batch each, the same episodes each call."""
+    params = [p for p in policy.parameters() if p.requires_grad]
+    generator = torch.Generator().manual_seed(0)
+    envs.reset(seed=0)
+    rows = []
+    for _ in range(batches):
+        batch = pg.collect_episodes(envs, policy, generator)
+        loss = pg.episodic_loss(policy, batch, gamma=gamma, loss_reduction="episode", **settings)
+        rows.append(torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)]))
+    return torch.stack(rows)
 
 
 def _median_with_interval(values: list[float], resamples: int = 10_000) -> str:
@@ -459,12 +619,79 @@ def _median_with_interval(values: list[float], resamples: int = 10_000) -> str:
     return f"{_cell(float(np.median(data)))} [{_cell(float(low))}, {_cell(float(high))}]"
 
 
+# Pendulum-v1 with a Gaussian policy and the learned baseline: the documented recipe
+PENDULUM = {
+    "gamma": 0.9,
+    "loss_reduction": "step",
+    "normalize_returns": True,
+    "lr": 2e-3,
+    "value_lr": 1e-2,
+    "value_updates": 10,
+    "target_return": None,
+}
+
+
+def pendulum(quick: bool) -> Table:
+    """The continuous-control recipe (PENDULUM) over seeds: the mean return of the last 100
+    episodes after a million environment steps, and on the way."""
+    seeds = range(1, 2 if quick else 4)
+    budget = 200_000 if quick else 1_000_000
+    table = Table(
+        f"Pendulum-v1, a Gaussian policy with a learned baseline, {budget:,} env steps",
+        [
+            "seed",
+            "mean return of the last 100 episodes",
+            "after 25% / 50% / 75% of the steps",
+            "training s",
+        ],
+    )
+    for seed in seeds:
+        torch.manual_seed(seed)
+        policy = pg.GaussianMLPPolicy(3, 1)
+        result = pg.train_episodic(policy, "Pendulum-v1", seed=seed, total_steps=budget, **PENDULUM)
+        curve = result.history["charts/mean_return_100"]
+        marks = [curve[max(0, round(len(curve) * f) - 1)] for f in (0.25, 0.5, 0.75)]
+        table.rows.append(
+            [seed, result.mean_return, " / ".join(f"{m:.0f}" for m in marks), result.seconds]
+        )
+    flags = " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in PENDULUM.items() if v not in (True, None)
+    )
+    table.notes.append(
+        f"python scripts/train_episodic.py --env-id Pendulum-v1 {flags} --normalize-returns "
+        f"--target-return none --total-steps {budget}; untrained, the Gaussian earns about -1,370."
+    )
+    return table
+
+
+def lunar_lander(quick: bool) -> Table:
+    """LunarLander-v3 (the `box2d` extra) to its threshold, 200, with and without the learned
+    baseline: (a) and (b) of ESTIMATORS, the default MLP, a few seeds."""
+    seeds = range(1, 2 if quick else 4)
+    budget = 300_000 if quick else 1_000_000
+    table = Table(
+        f"LunarLander-v3 to solved (mean return of the last 100 episodes >= 200), {budget:,} "
+        "env steps at most",
+        ["estimator", "seed", "solved", "mean return of the last 100", "env steps", "training s"],
+    )
+    for how, settings in list(ESTIMATORS.items())[:2]:
+        for seed in seeds:
+            torch.manual_seed(seed)
+            result = pg.train_episodic(
+                pg.MLPPolicy(8, 4), "LunarLander-v3", seed=seed, total_steps=budget, **settings
+            )
+            row = [result.solved, result.mean_return, result.env_steps, result.seconds]
+            table.rows.append([how[:3], seed, *row])
+    table.notes.append("(a), (b): the estimators of the CartPole table above.")
+    return table
+
+
 def reductions(quick: bool) -> Table:
     """CartPole with each loss reduction, with and without normalised returns, over seeds."""
     seeds = range(1, 3 if quick else 9)
     budget = 100_000 if quick else 300_000
     table = Table(
-        f"CartPole-v1: the episodic estimator's settings, seeds {seeds[0]}-{seeds[-1]}, "
+        f"CartPole-v1 without a baseline: the estimator's settings, seeds {seeds[0]}-{seeds[-1]}, "
         f"{budget:,} env steps at most",
         ["loss_reduction", "normalize_returns", "gamma", "solved", "env steps to solve (median)"],
     )
@@ -481,6 +708,7 @@ def reductions(quick: bool) -> Table:
             result = pg.train_episodic(
                 pg.MLPPolicy(4, 2),
                 seed=seed,
+                baseline="none",
                 loss_reduction=reduction,
                 normalize_returns=normalize,
                 gamma=gamma,
@@ -490,7 +718,10 @@ def reductions(quick: bool) -> Table:
                 solved.append(result.env_steps)
         median = statistics.median(solved) if solved else math.inf
         table.rows.append([reduction, normalize, gamma, f"{len(solved)} of {len(seeds)}", median])
-    table.notes.append("16 episodes per update, Adam lr 0.01, MLP 64x64: the trainer's defaults.")
+    table.notes.append(
+        "No baseline; otherwise the trainer's defaults: 16 episodes per update, Adam lr 0.01, "
+        "MLP 64x64."
+    )
     return table
 
 
@@ -570,6 +801,10 @@ SECTIONS: dict[str, Callable[[bool], Table]] = {
     "logging": logging_overhead,
     "variance": estimator_variance,
     "cartpole": cartpole,
+    "baseline": baseline,
+    "baseline_variance": baseline_variance,
+    "pendulum": pendulum,
+    "lunar_lander": lunar_lander,
     "reductions": reductions,
     "threads": threads,
 }
@@ -577,11 +812,15 @@ SECTIONS: dict[str, Callable[[bool], Table]] = {
 
 @dataclass
 class Args:
-    only: str = setting(",".join(SECTIONS), "comma-separated sections to run")
+    only: str = setting(
+        ",".join(n for n in SECTIONS if n != "lunar_lander"),
+        "comma-separated sections to run (lunar_lander, which needs the box2d extra, only when "
+        "named)",
+    )
     quick: bool = setting(False, "smaller runs and fewer repeats: rougher figures, a few minutes")
     logdir: str = setting("logs", "results go to LOGDIR/benchmark/<time>.md and .json")
     seeds: int | None = setting(
-        None, "seeds for the cartpole section (default: 10, 3 with --quick)"
+        None, "seeds for the cartpole and baseline sections (default: 10, 3 with --quick)"
     )
 
     def __post_init__(self):
@@ -609,9 +848,8 @@ def main() -> None:
     print(header)
     tables = []
     for name in args.sections():
-        table = (
-            cartpole(args.quick, args.seeds) if name == "cartpole" else SECTIONS[name](args.quick)
-        )
+        seeded = name in ("cartpole", "baseline")  # they take --seeds
+        table = SECTIONS[name](args.quick, args.seeds) if seeded else SECTIONS[name](args.quick)
         print(table.markdown() + "\n", flush=True)
         tables.append(table)
     stem = out / f"{time.strftime('%Y%m%d-%H%M%S')}{'-quick' if args.quick else ''}"

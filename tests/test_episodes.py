@@ -71,7 +71,9 @@ def test_a_gaussian_policy_learns_a_continuous_task_to_within_a_hundredth_of_the
         total_steps=20_000,
         episodes_per_update=64,
         gamma=1.0,
-        loss_reduction="episode",
+        # the returns shrink with the policy's spread (sigma^2); unstandardised, Adam's memory of
+        # earlier, larger gradients slows the last steps (-0.03 after these 20,000 steps)
+        normalize_returns=True,
         target_return=None,
         logdir=None,
     )
@@ -239,19 +241,12 @@ def test_acrobot_with_defaults_stops_as_solved_at_its_own_threshold(tmp_path, mo
 def test_mountain_car_ends_unsolved_and_the_summary_says_the_entropy_collapsed(
     tmp_path, monkeypatch, capsys
 ):
+    # the biased estimator without a baseline: standardised returns of episodes that all end
+    # alike push the policy to one action until it stops exploring
+    biased = ["--loss-reduction", "step", "--normalize-returns", "--baseline", "none"]
+    flags = ["--env-id", "MountainCar-v0", "--total-steps", "60000", *biased, "--quiet"]
     monkeypatch.chdir(tmp_path)
-    code, out, err = run_main(
-        "train_episodic",
-        "--env-id",
-        "MountainCar-v0",
-        "--total-steps",
-        "60000",
-        "--quiet",
-        "--logdir",
-        "runs",
-        monkeypatch=monkeypatch,
-        capsys=capsys,
-    )
+    code, out, err = run_main("train_episodic", *flags, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith("MountainCar-v0 not solved")

@@ -315,6 +315,14 @@ def test_the_value_loss_is_half_the_squared_error_per_episode_with_the_book_s_gr
     assert value_fn.c.grad.item() == pytest.approx((values - returns).sum().item() / 2)
 
 
+def test_the_value_loss_uses_returns_it_is_given_in_place_of_computing_them():
+    batch = labelled_batch()
+    given = torch.zeros_like(batch.reward)  # G_t = 0 everywhere: the loss is 1/2 sum v^2 / N
+    values = 0.3 * torch.tensor([1.0, 3.0, 2.0], dtype=torch.float64) - 0.2
+    loss = pg.value_loss(Linear(0.3, -0.2), batch, gamma=0.5, returns=given)
+    assert loss.item() == pytest.approx(0.5 * (values**2).sum().item() / 2)
+
+
 def test_a_value_function_of_the_wrong_shape_is_refused_naming_the_shapes():
     with pytest.raises(pg.UsageError, match=r"values of shape \(3,\), got \(3, 1\)"):
         pg.value_loss(lambda obs: obs, labelled_batch(), gamma=1.0)
@@ -446,6 +454,7 @@ def test_one_update_of_the_trainer_is_one_step_down_the_episodic_loss_with_its_s
         seed=7,
         optimizer="sgd",
         lr=0.1,
+        baseline="none",
         logdir=None,
         **settings,
     )
@@ -460,7 +469,7 @@ def test_one_update_of_the_trainer_is_one_step_down_the_episodic_loss_with_its_s
 
     for got, expected in zip(trained.parameters(), by_hand(**settings)):
         assert torch.allclose(got, expected, atol=1e-6)
-    others = by_hand(gamma=0.99)  # the trainer's defaults: a different step, so the settings count
+    others = by_hand(gamma=0.99)  # other settings: a different step, so the settings count
     assert not all(torch.allclose(p, q, atol=1e-6) for p, q in zip(trained.parameters(), others))
 
 

@@ -76,8 +76,9 @@ def parse(
             flags[field.name] = field.name.upper()
             parser.add_argument(field.name, type=kind, metavar=field.name.upper(), help=help_line)
             continue
-        if kind is bool:
-            action = argparse.BooleanOptionalAction if default else "store_true"
+        if kind is bool:  # --flag, and --no-flag too where the default is on (or may change)
+            both = default or field.metadata.get("negatable", False)
+            action = argparse.BooleanOptionalAction if both else "store_true"
             parser.add_argument(flag, action=action, default=default, help=help_line)
             continue
         if "(default:" not in help_line:
