@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 __all__ = ["launch"]
@@ -29,8 +30,21 @@ def launch(program: str, script: str | None = None) -> int:
     from pg.run import cli
 
     module = importlib.import_module(f"pg.commands.{program}")
+    importable_here()
     defaults = {"logdir": checkout_logdir(script)} if script is not None else {}
     return cli.run(module.main, **defaults)
+
+
+def importable_here() -> None:
+    """Make the current folder's modules importable, as `python -m` and a script beside them do,
+    so that `--env-id my_envs:MyEnv-v0` finds `my_envs.py` where the program was started. The
+    folder goes last on the path: it adds modules, it never shadows one."""
+    try:
+        here = os.getcwd()
+    except OSError:  # the current folder is gone: nothing in it to import
+        return
+    if here not in sys.path:
+        sys.path.append(here)
 
 
 def checkout_logdir(script: str) -> str:

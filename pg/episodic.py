@@ -80,7 +80,9 @@ class EpisodicConfig(RunSettings):
     """Settings of `train_episodic` and of `scripts/train_episodic.py` (as --kebab-case flags)."""
 
     env_id: str = setting(
-        "CartPole-v1", "Gymnasium id, or module:Id for an env of your own that `module` registers"
+        "CartPole-v1",
+        "Gymnasium id, or module:Id for an env of your own that `module` registers (a module in "
+        "the current folder, or installed)",
     )
     total_steps: int = setting(500_000, "budget of environment steps; stops sooner once solved")
     episodes_per_update: int = setting(16, "episodes run side by side (vectorised) for each update")
@@ -89,7 +91,8 @@ class EpisodicConfig(RunSettings):
     gamma: float = setting(0.99, "discount of the reward-to-go")
     loss_reduction: str = setting(
         "episode",
-        "episode: the textbook estimator, unbiased; step: the mean over steps, biased",
+        "episode: the textbook estimator (unbiased without --normalize-returns); step: the mean "
+        "over steps, biased",
         choices=REDUCTIONS,
     )
     normalize_returns: bool = setting(

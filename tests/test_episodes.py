@@ -3,6 +3,11 @@ observation shape, a user's own environments and policies, stopping that fits th
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -12,7 +17,7 @@ from gymnasium import spaces
 import pg
 from pg.episodes import collect_episodes, describe_env, make_envs
 
-from conftest import cartpole_policy, run_main
+from conftest import ROOT, cartpole_policy, run_main
 from mdps import Reach
 
 
@@ -183,14 +188,19 @@ def test_an_id_takes_make_kwargs_and_a_callable_may_wrap_its_env():
     assert batch.lengths.max() <= 5
 
 
-def test_a_users_own_environment_trains_through_the_script_by_module_and_id(
-    tmp_path, monkeypatch, capsys
-):
-    (tmp_path / "my_corridor_envs.py").write_text(
+def write_corridor_module(folder: Path) -> None:
+    """`my_corridor_envs.py` in `folder`: registers Corridor-v0, a CartPole cut at 20 steps."""
+    (folder / "my_corridor_envs.py").write_text(
         "import gymnasium as gym\n"
         "gym.register('Corridor-v0', entry_point='gymnasium.envs.classic_control:CartPoleEnv',\n"
         "             max_episode_steps=20, reward_threshold=15.0)\n"
     )
+
+
+def test_a_users_own_environment_trains_through_the_script_by_module_and_id(
+    tmp_path, monkeypatch, capsys
+):
+    write_corridor_module(tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))  # as PYTHONPATH would: the module is importable
     code, out, err = run_main(
@@ -207,6 +217,30 @@ def test_a_users_own_environment_trains_through_the_script_by_module_and_id(
     )
     assert code == 0, err
     assert "my_corridor_envs:Corridor-v0" in out and "target 15, the environment's reward" in out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["scripts/train_episodic.py", "pg-train-episodic"])
+def test_a_module_in_the_current_folder_is_found_by_the_script_and_the_installed_command(
+    tmp_path, how
+):
+    write_corridor_module(tmp_path)  # and nothing on PYTHONPATH: the folder alone makes it found
+    if how.startswith("scripts/"):
+        command = [sys.executable, str(ROOT / how)]  # the checkout's script, from another folder
+    else:
+        command = [str(Path(sys.executable).parent / how)]
+    flags = ["--env-id", "my_corridor_envs:Corridor-v0", "--total-steps", "500", "--quiet"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [*command, *flags, "--logdir", "runs"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "my_corridor_envs:Corridor-v0" in done.stdout
 
 
 def test_target_none_trains_the_whole_budget_and_says_so():
