@@ -86,7 +86,7 @@ class HungerBandit:
         }
 
     def check_fits(self, policy: Policy) -> None:
-        """The policy must choose between the two places: one logit per row (a Bernoulli)."""
+        """The policy must choose between the two places: two actions, (N,) or (N, 2) logits."""
         actions = getattr(policy, "num_actions", None)
         require(
             actions == 2,

@@ -9,14 +9,16 @@ Every trainer (`train_supervised`, `train_reinforce`, `train_episodic`) knows a 
 through the small contract of `Policy`:
 
     policy.logits(obs)        -> (N,) logit of action 1, or (N, K) logits of K actions   <- the hook
-    policy(obs)               -> (N,) p(action 1) = p(B), or (N, K) probabilities
+    policy(obs)               -> (N,) p(action 1) = p(B) for two actions, else (N, K) probabilities
     policy.distribution(obs)  -> Bernoulli (a sample of 1 means Place B) or Categorical over K
 
 `obs` may be given as (N,) hunger values or as an (N, d) batch; the hook always receives (N, d),
-or (N, *obs_shape) for a policy that sets `obs_shape` (images for a CNN). Two actions use one
-logit per row and a Bernoulli; more actions return (N, K) and get a Categorical. The
-distribution is built from logits, never from a rounded probability, so log p(action) stays
-exact where p(B) saturates to 0 or 1 in float32.
+or (N, *obs_shape) for a policy that sets `obs_shape` (images for a CNN). Two actions take
+either one logit per row, (N,), and get a Bernoulli, or a logit per action, (N, 2), as most
+two-action networks have, and get a Categorical: the same probabilities, the same sampled
+actions from the same draws, the same log-probabilities. More actions return (N, K) and get a
+Categorical. The distribution is built from logits, never from a rounded probability, so
+log p(action) stays exact where p(B) saturates to 0 or 1 in float32.
 
 Actions that are not a choice among K (continuous control) need another distribution: such a
 policy overrides `make_distribution(obs)` instead of `logits` and returns any
@@ -65,9 +67,9 @@ class Policy(nn.Module):
 
     The hook, `logits(obs)`, receives a float tensor of shape (N, d), already checked, and returns
     either the logit of action 1 (Place B) for each row, shape (N,), or the logits of K actions,
-    shape (N, K). Everything else (probabilities, the distribution to sample from, shape checks
-    with clear errors) is built here, once, so a bigger network trains with every trainer
-    unchanged.
+    shape (N, K) (K = 2 included). Everything else (probabilities, the distribution to sample
+    from, shape checks with clear errors) is built here, once, so a bigger network trains with
+    every trainer unchanged.
 
     Row i's output must depend on row i of `obs` alone (no batch statistics): REINFORCE treats
     the rounds of a batch as independent, and `pg.reinforce.single_sample_gradients` relies on it.
@@ -96,9 +98,13 @@ class Policy(nn.Module):
         return _from_logits(self._checked_logits(obs))
 
     def forward(self, obs: Tensor, *, check_values: bool = True) -> Tensor:
-        """p(B) = p(action 1) for each observation, shape (N,); (N, K) probabilities for K."""
+        """p(B) = p(action 1) for each observation, shape (N,), whichever shape the two-action
+        logits have; (N, K) probabilities for K > 2 actions."""
         logits = self._checked_logits(self._as_batch(obs, check_values))
-        return torch.sigmoid(logits) if logits.ndim == 1 else torch.softmax(logits, dim=-1)
+        if logits.ndim == 1:
+            return torch.sigmoid(logits)
+        probs = torch.softmax(logits, dim=-1)
+        return probs[:, 1] if self.num_actions == 2 else probs
 
     def distribution(self, obs: Tensor, *, check_values: bool = True) -> Distribution:
         """The distribution of the action for each observation: one action per row.
@@ -131,11 +137,12 @@ class Policy(nn.Module):
         """`logits` of checked observations, with the hook's output checked."""
         logits = self.logits(obs)
         n = obs.shape[0]
-        expected = (n,) if self.num_actions == 2 else (n, self.num_actions)
-        if not isinstance(logits, Tensor) or logits.shape != expected:
+        expected = [(n,), (n, 2)] if self.num_actions == 2 else [(n, self.num_actions)]
+        if not isinstance(logits, Tensor) or tuple(logits.shape) not in expected:
             got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+            shapes = " or ".join(map(str, expected))
             raise ValueError(
-                f"{type(self).__name__}.logits(obs) must return shape {expected} "
+                f"{type(self).__name__}.logits(obs) must return shape {shapes} "
                 f"for obs of shape {tuple(obs.shape)} and {self.num_actions} actions, got {got}"
             )
         return logits

@@ -180,6 +180,24 @@ def test_episode_reduction_averages_to_the_exact_gradient_on_a_slippery_chain(ga
     assert_within_4_standard_errors(estimates, -exact_gradient(policy, mdp, gamma, horizon=25))
 
 
+class TwoLogitLinear(pg.Policy):
+    """A linear head with a logit per action, (N, 2): the usual two-action network."""
+
+    def __init__(self, obs_dim: int):
+        super().__init__()
+        self.net = torch.nn.Linear(obs_dim, 2)
+
+    def logits(self, obs):
+        return self.net(obs)  # (N, 2)
+
+
+def test_a_two_logit_head_keeps_the_estimator_unbiased_on_the_short_corridor():
+    torch.manual_seed(0)
+    policy, mdp = TwoLogitLinear(obs_dim=1).double(), short_corridor()
+    estimates = batch_gradients(policy, TableEnvs(mdp, 256), 60, gamma=1.0, reduction="episode")
+    assert_within_4_standard_errors(estimates, -exact_gradient(policy, mdp, gamma=1.0))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_episode_reduction_averages_to_the_exact_gradient_on_frozen_lake(seed):

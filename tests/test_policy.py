@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import pg
+from pg.episodes import greedy_actions
 
 
 def test_p_b_is_sigmoid_of_weight_times_hunger_plus_bias():
@@ -122,9 +123,41 @@ class WrongShape(pg.Policy):
 
 def test_a_hook_that_returns_the_wrong_shape_gets_an_error_naming_the_hook():
     with pytest.raises(
-        ValueError, match=r"WrongShape\.logits\(obs\) must return shape \(3,\).*got \(3, 1\)"
+        ValueError,
+        match=r"WrongShape\.logits\(obs\) must return shape \(3,\) or \(3, 2\).*got \(3, 1\)",
     ):
         WrongShape()(torch.zeros(3))
+
+
+class TwoLogitHunger(pg.HungerPolicy):
+    """The article's network with a logit per place, (N, 2), as most two-action networks have:
+    Place A's logit 0, Place B's the article's, so p(B) is the same sigmoid."""
+
+    def logits(self, obs):
+        b = super().logits(obs)  # (N,)
+        return torch.stack([torch.zeros_like(b), b], dim=-1)
+
+
+def test_a_two_logit_head_is_the_same_policy_as_one_logit_of_action_1():
+    one, two = pg.HungerPolicy(bias=-3.0), TwoLogitHunger(bias=-3.0)
+    hunger = torch.rand(1000, generator=torch.Generator().manual_seed(0))
+    assert two(hunger).shape == (1000,)  # p(B), whichever head
+    torch.testing.assert_close(two(hunger), one(hunger))
+    d1, d2 = one.distribution(hunger), two.distribution(hunger)
+    assert isinstance(d2, torch.distributions.Categorical)
+    a1 = pg.sample_actions(d1, torch.Generator().manual_seed(3))
+    a2 = pg.sample_actions(d2, torch.Generator().manual_seed(3))
+    assert 100 < int(a1.sum()) < 900 and a2.tolist() == a1.long().tolist()  # the same choices
+    torch.testing.assert_close(d2.log_prob(a2), d1.log_prob(a1))
+    assert greedy_actions(d2).tolist() == greedy_actions(d1).long().tolist()
+
+
+def test_a_two_logit_head_trains_on_the_hunger_bandit_as_one_logit_does():
+    runs = []
+    for policy in (pg.HungerPolicy(), TwoLogitHunger()):
+        pg.train_reinforce(policy, pg.HungerBandit(), steps=50, logdir=None)
+        runs.append(policy.bias.item())
+    assert runs[0] < -1 and runs[1] == pytest.approx(runs[0], abs=1e-4)
 
 
 def test_the_base_class_says_the_hook_must_be_overridden():
