@@ -34,7 +34,7 @@ from torch import nn
 from pg.episodes import EnvInfo, EnvRandomState, Episodes, collect_episodes, describe_env, make_envs
 from pg.losses import REDUCTIONS, baseline_values, episodic_loss, reward_to_go, value_loss
 from pg.optim import make_optimizer
-from pg.policy import Policy
+from pg.policy import Policy, evaluating
 from pg.run import Run, RunResult, parallel
 from pg.run.checkpoint import Checkpoint
 from pg.run.parallel import average_gradients
@@ -287,6 +287,7 @@ def train_episodic(
     target, rule = _target(cfg.target_return, info)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     value_fn, value_optimizer = _value_baseline(cfg, info, own, next(policy.parameters()))
+    _try_on_observations(policy, value_fn, info)  # a misfit is refused before the run folder
     recent = RecentReturns(target)
     learned = {"value": value_fn, "value_optimizer": value_optimizer} if value_fn else {}
     run = Run(
@@ -384,6 +385,19 @@ def _check_fits(policy: Policy, info: EnvInfo) -> None:
         f"{info.name} has observations of shape {info.obs_shape} and {_actions(info)}; the policy "
         f"takes {policy.obs_shape or (policy.obs_dim,)} and gives {_actions(policy)}",
     )
+
+
+def _try_on_observations(policy: Policy, value_fn: nn.Module | None, info: EnvInfo) -> None:
+    """Run the policy, and the value function if any, on two blank observations of the env's
+    shape (in eval mode, no gradients): outputs of the wrong shape are refused now, with the
+    error of the first update, instead of after the run has started."""
+    like = next(policy.parameters())
+    obs = torch.zeros((2, *info.obs_shape), dtype=like.dtype, device=like.device)
+    with torch.no_grad(), evaluating(policy):
+        policy.distribution(obs)
+    if value_fn is not None:
+        with evaluating(value_fn):
+            baseline_values(value_fn, obs)
 
 
 def _actions(has: Any) -> str:

@@ -161,7 +161,7 @@ def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor,
     )
     require(
         policy.num_actions == 2,
-        "supervised training fits p(B): it needs a two-action policy with (N,) logits",
+        "supervised training fits p(B): it needs a policy of two actions",
     )
     require(bool(torch.isfinite(hunger).all()), "hunger must be finite, got NaN or infinite values")
     require(

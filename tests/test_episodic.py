@@ -346,6 +346,35 @@ def test_a_value_function_of_the_wrong_shape_is_refused_naming_the_shapes():
         pg.value_loss(lambda obs: obs, labelled_batch(), gamma=1.0)
 
 
+class FlatLogits(pg.Policy):
+    """Two actions, but logits of the wrong shape: (N, 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Linear(4, 1)
+
+    def logits(self, obs):
+        return self.net(obs)
+
+
+@pytest.mark.parametrize(
+    "policy, value, words",
+    [
+        (FlatLogits, None, r"must return shape \(2,\) or \(2, 2\)"),
+        (cartpole_policy, torch.nn.Linear(4, 2), r"values of shape \(2,\), got \(2, 2\)"),
+    ],
+)
+def test_a_policy_or_value_function_that_misfits_the_env_is_refused_before_a_run_folder(
+    tmp_path, policy, value, words
+):
+    settings = {"baseline": value} if value is not None else {}
+    with pytest.raises(ValueError, match=words):
+        pg.train_episodic(
+            policy(), "CartPole-v1", total_steps=100, logdir=str(tmp_path), **settings
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_value_mlp_maps_observations_of_any_shape_to_one_value_each():
     assert pg.ValueMLP(4)(torch.zeros(5, 4)).shape == (5,)
     assert pg.ValueMLP(obs_shape=(2, 3), hidden=(8,))(torch.zeros(5, 2, 3)).shape == (5,)

@@ -66,6 +66,12 @@ def parse(
     if not args.resume:
         return args, None
     resume = checkpoint.load(args.resume, kind)
+    require(  # the program builds only the shipped policies; a class of the user's is theirs
+        resume.state.get("policy_spec") is not None,
+        f"{resume.path}: the run trained a policy class of your own, which this program cannot "
+        f"build; resume it from Python: pg.train_{kind}(MyPolicy(...), ..., "
+        f"resume=pg.run.checkpoint.load({str(args.resume)!r}))",
+    )
     return cli.continue_run(args, resume.state["settings"], MAY_CHANGE | {total}), resume
 
 

@@ -198,6 +198,31 @@ def test_a_resume_that_cannot_continue_the_run_is_refused_in_one_line(
     assert files() == before
 
 
+class HalfLogits(pg.HungerPolicy):
+    """A policy class of the user's own, with the same parameters as the shipped one."""
+
+    def logits(self, obs):
+        return super().logits(obs) / 2
+
+
+def test_resuming_a_run_of_a_policy_class_of_ones_own_from_the_program_says_how_from_python(
+    tmp_path, monkeypatch, capsys
+):
+    result = pg.train_reinforce(HalfLogits(), steps=3, logdir=str(tmp_path / "logs"))
+    monkeypatch.chdir(tmp_path)
+    files = sorted((str(p), p.stat().st_size) for p in result.run_dir.rglob("*"))
+    args = ["--resume", str(result.run_dir), "--steps", "6"]
+    code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert "a policy class of your own" in err and "resume=pg.run.checkpoint.load(" in err
+    assert sorted((str(p), p.stat().st_size) for p in result.run_dir.rglob("*")) == files
+    # what it says to do works: the user's class, resumed from Python
+    resumed = pg.train_reinforce(
+        HalfLogits(), steps=6, logdir=str(tmp_path / "logs"), resume=checkpoint.load(result.run_dir)
+    )
+    assert resumed.run_dir == result.run_dir and resumed.steps == 6
+
+
 class Payload:
     """What a malicious checkpoint could carry: unpickling it calls `Path.touch`."""
 
