@@ -167,8 +167,11 @@ class EpisodicResult(RunResult):
     env_steps: int  # environment steps of those episodes
     seconds: float  # wall time of training (not imports, not figures)
     mean_return: float  # over the last (up to) 100 episodes
+    best_mean_return: float  # the best mean over 100 episodes seen after an update
     entropy: float  # mean entropy of the policy over the last batch's steps
-    entropy_collapsed: bool  # discrete actions: entropy < 1% of log K, the policy stopped exploring
+    # discrete actions: entropy < 1% of log K while the mean return is short of the target (with
+    # none, of the best it reached): the policy stopped exploring before it found what pays
+    entropy_collapsed: bool
 
 
 class RecentReturns:
@@ -178,10 +181,13 @@ class RecentReturns:
         self.target = target
         self.returns: deque[float] = deque(maxlen=SOLVED_WINDOW)
         self.episodes = 0
+        self.best = -math.inf  # the best mean over a full window, after any update
 
     def add(self, returns: np.ndarray) -> None:
         self.returns.extend(returns.tolist())
         self.episodes += len(returns)
+        if len(self.returns) == SOLVED_WINDOW:
+            self.best = max(self.best, self.mean)
 
     @property
     def mean(self) -> float:
@@ -194,11 +200,12 @@ class RecentReturns:
         return self.target is not None and full and self.mean >= self.target
 
     def state_dict(self) -> dict[str, Any]:
-        return {"returns": list(self.returns), "episodes": self.episodes}
+        return {"returns": list(self.returns), "episodes": self.episodes, "best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.returns.extend(float(r) for r in state["returns"])
         self.episodes = int(state["episodes"])
+        self.best = float(state.get("best", -math.inf))  # older checkpoints: from here on
 
 
 def episodic_step(
@@ -352,10 +359,12 @@ def _value_baseline(
 def _result(
     run: Run, recent: RecentReturns, rule: str, entropy: float, info: EnvInfo
 ) -> EpisodicResult:
-    """What the run reached, and whether a discrete policy stopped exploring short of the target:
-    entropy below COLLAPSED of its maximum, log K."""
+    """What the run reached, and whether a discrete policy stopped exploring short of what it
+    could reach: entropy below COLLAPSED of its maximum, log K, with the mean return below the
+    target, or, without one, below the best mean return the run saw."""
     discrete = info.num_actions is not None
-    collapsed = discrete and entropy < COLLAPSED * math.log(info.num_actions)
+    short = not recent.solved if recent.target is not None else recent.mean < recent.best
+    collapsed = discrete and entropy < COLLAPSED * math.log(info.num_actions) and short
     return EpisodicResult(
         solved=recent.solved,
         target=recent.target,
@@ -363,8 +372,9 @@ def _result(
         episodes=recent.episodes,
         env_steps=run.step,
         mean_return=recent.mean,
+        best_mean_return=recent.best,
         entropy=entropy,
-        entropy_collapsed=collapsed and not recent.solved,
+        entropy_collapsed=collapsed,
         **run.outcome(),
     )
 

@@ -3,6 +3,7 @@ observation shape, a user's own environments and policies, stopping that fits th
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -285,7 +286,7 @@ def test_mountain_car_ends_unsolved_and_the_summary_says_the_entropy_collapsed(
     lines = out.splitlines()
     assert lines[0].startswith("MountainCar-v0 not solved")
     assert (
-        lines[2].startswith("the policy's entropy collapsed to ") and "--entropy-coef" in lines[2]
+        lines[2].startswith("the policy's entropy fell to ") and "short of the target" in lines[2]
     )
 
 
@@ -303,3 +304,50 @@ def test_the_trainers_compute_exact_values_in_eval_mode():
     policy.eval()
     exact = env.expected_reward(policy).item()
     assert result.expected_reward == exact == env.expected_reward(policy).item()
+
+
+class Pick(gym.Env):
+    """One step: action 1 earns `pays` (1.0), action 0 nothing. After `fades_after` resets of an
+    env, action 1 earns half: a run can end below the best it once reached."""
+
+    observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def __init__(self, fades_after: int | None = None):
+        self.fades_after, self.resets = fades_after, 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.resets += 1
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        faded = self.fades_after is not None and self.resets > self.fades_after
+        return np.zeros(1, np.float32), float(action) * (0.5 if faded else 1.0), True, False, {}
+
+
+@pytest.mark.parametrize(
+    "target, fades_after, warned",
+    [
+        (None, None, False),  # at the best return there is: nothing to warn about
+        (2.0, None, True),  # short of a target it cannot reach
+        (None, 20, True),  # below the best it reached (1.0), once the reward faded to 0.5
+    ],
+)
+def test_the_entropy_warning_comes_only_when_the_return_falls_short(target, fades_after, warned):
+    policy = pg.MLPPolicy(1, 2, hidden=())
+    with torch.no_grad():
+        policy.net[0].weight.zero_()
+        policy.net[0].bias.fill_(10.0)  # p(1) = 0.99995: it has stopped exploring already
+    result = pg.train_episodic(
+        policy,
+        lambda: Pick(fades_after),
+        total_steps=800,
+        lr=1e-4,  # and it stays so
+        target_return=target,
+        logdir=None,
+    )
+    assert result.entropy < 0.01 * math.log(2)
+    assert result.best_mean_return == pytest.approx(1.0)
+    assert result.mean_return == pytest.approx(0.5 if fades_after else 1.0)
+    assert result.entropy_collapsed == warned

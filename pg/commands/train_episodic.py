@@ -91,8 +91,11 @@ def summary(args: Args, result: EpisodicResult) -> str:
         f"{result.seconds:.1f} s of training",
     ]
     if result.entropy_collapsed:
+        best = f"the best it reached, {result.best_mean_return:.1f}"
+        short = "the target" if result.target is not None else best
         lines.append(
-            f"the policy's entropy collapsed to {result.entropy:.2g}: it stopped exploring "
-            "before it found what pays; try --entropy-coef 0.01 or another --seed"
+            f"the policy's entropy fell to {result.entropy:.2g}, under 1% of its maximum, with "
+            f"the mean return short of {short}: it stopped exploring; try --entropy-coef 0.01 or "
+            "another --seed"
         )
     return "\n".join(lines)
