@@ -222,6 +222,10 @@ def episodic_step(
     """One episodic REINFORCE update: whole episodes, each log-probability weighted by its
     discounted reward-to-go (less the value baseline, with one), one optimiser step."""
     batch = collect_episodes(envs, policy, generator)  # the first episode of each environment
+    lengths, returns = parallel.gather_episodes(batch)  # every process's, so all stop together
+    recent.add(returns)
+    run.advance(int(lengths.sum()), final=recent.solved)  # env steps; once solved, the last
+    _log_episodes(run, recent.episodes - len(returns), lengths, returns)
     loss = episodic_loss(
         policy,
         batch,
@@ -236,13 +240,9 @@ def episodic_step(
     loss.backward()
     average_gradients(policy)  # under torchrun: the mean over every process's episodes
     run.check_finite(loss)  # a NaN or infinity stops here, before it reaches the parameters
-    lengths, returns = parallel.gather_episodes(batch)  # every process's, so all stop together
-    recent.add(returns)
-    run.advance(int(lengths.sum()), final=recent.solved)  # env steps; once solved, the last
-    _log_episodes(run, lengths, returns)
-    if run.logging:
-        run.log(_scalars(loss, policy, batch, recent, value_fn, settings.gamma))
     optimizer.step()
+    if run.logging:  # the policy this update left; the value function as it weighted the batch
+        run.log(_scalars(loss, policy, batch, recent, value_fn, settings.gamma))
     if value_fn is not None:  # only now, after weighting this batch, does the baseline learn it
         value_step(value_fn, value_optimizer, batch, run, settings)
     return batch
@@ -435,7 +435,8 @@ def _scalars(
     value_fn: nn.Module | None,
     gamma: float,
 ) -> dict[str, float | torch.Tensor]:
-    """What an episodic logging point records, before the optimiser step."""
+    """What an episodic logging point records, after the policy's optimiser step and before the
+    value function learns from the batch."""
     grad_norms = [p.grad.norm() for p in policy.parameters() if p.grad is not None]
     values = {
         "loss/episodic": loss,
@@ -464,20 +465,14 @@ def _entropy(policy: Policy, batch: Episodes | None) -> float:
         return policy.distribution(batch.obs[batch.valid]).entropy().mean().item()
 
 
-def _log_episodes(run: Run, lengths: np.ndarray, returns: np.ndarray) -> None:
-    """One point per finished episode, at the environment step where it ended: the steps all the
-    environments had taken by then, on top of the `run.step` of earlier batches.
-
-    All N environments step together: when the k-th shortest episode ends, the ones before it have
-    ended at their own lengths and the N - k others have run as long as it.
-    """
-    order = np.argsort(lengths, kind="stable")
-    shortest_first = lengths[order].astype(np.int64)
-    ran_as_long = shortest_first * np.arange(len(order), 0, -1)
-    ended_at = run.step + np.cumsum(shortest_first) - shortest_first + ran_as_long
-    for i, step in zip(order, ended_at):
+def _log_episodes(run: Run, before: int, lengths: np.ndarray, returns: np.ndarray) -> None:
+    """One point per finished episode, its x the episode's number (`before` had finished
+    earlier), numbered in the order the episodes ended: the shortest first, as all the
+    environments step together. Episodes that end at the same environment step keep a point
+    each this way."""
+    for k, i in enumerate(np.argsort(lengths, kind="stable")):
         values = {
             "charts/episodic_return": float(returns[i]),
             "charts/episodic_length": int(lengths[i]),
         }
-        run.log_at(int(step), values)
+        run.log_at(before + k + 1, values)

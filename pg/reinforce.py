@@ -123,9 +123,9 @@ def reinforce_step(
     loss.backward()  # on average, -dJ/d(parameters)
     average_gradients(policy)  # under torchrun: the mean over every process's rounds
     run.check_finite(loss)  # a NaN or infinity stops here, before it reaches the parameters
-    if run.logging:
-        run.log(_scalars(policy, env, loss, reward, baseline))
     optimizer.step()
+    if run.logging:  # this update's batch, loss and gradient; the parameters and J it left
+        run.log(_scalars(policy, env, loss, reward, baseline))
     if baseline is not None:
         baseline.update(reward)  # after the step: a baseline never sees the batch it weights
     return reward
@@ -181,7 +181,8 @@ def train_reinforce(
         with torch.no_grad(), evaluating(policy):
             expected = env.expected_reward(policy).item()
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
-            figure = _reward_curve(env, policy, run.history.get("policy/bias", []), cfg.seed)
+            path = [run.initial["policy/bias"], *run.history.get("policy/bias", [])]
+            figure = _reward_curve(env, policy, path, cfg.seed)
             run.log_figure("figures/reward_vs_bias", figure, "reward_vs_bias.png")
     return ReinforceResult(
         average_reward=tail.mean(),
@@ -195,8 +196,8 @@ def train_reinforce(
 def _scalars(
     policy: Policy, env: HungerBandit, loss: Tensor, reward: Tensor, baseline: MeanBaseline | None
 ) -> dict[str, float | Tensor]:
-    """What a REINFORCE logging point records, before the optimiser step; exact values are
-    computed in eval mode."""
+    """What a REINFORCE logging point records, after the optimiser step: the batch's rewards and
+    loss, the gradient it stepped on, and the policy it left (exact values in eval mode)."""
     with torch.no_grad(), evaluating(policy):
         p_b = policy(torch.tensor(PROBE_HUNGER, dtype=reward.dtype, device=reward.device))  # (4,)
         values = {
@@ -267,7 +268,8 @@ class _LogProb(torch.nn.Module):
 
 def _reward_curve(env: HungerBandit, policy: Policy, logged: list[float], seed: int):
     """J against the bias with its exact derivative, and REINFORCE's guesses of that derivative,
-    with the path the bias took (its `logged` values, then the trained one).
+    with the path the bias took (`logged`: where it started and its logged values; then the
+    trained one).
 
     At a few biases, many single-sample estimates are drawn: each is a wild guess (the error bar
     is one standard deviation), yet their mean lands on the exact derivative.

@@ -93,10 +93,9 @@ def supervised_step(
     loss.backward()  # bias.grad = dMSE/db = (2/N) * sum((p - y) * p * (1 - p))
     average_gradients(policy)  # under torchrun: the mean over the processes (all hold the data)
     run.check_finite(loss)  # a NaN or infinity stops here, before it reaches the parameters
-    if run.logging:
-        p_b_at = {tag: p_b[i] for tag, i in probes.items()}
-        run.log({"loss/mse": loss, **p_b_at, **parameter_scalars(policy)})
     optimizer.step()  # SGD: bias <- bias - lr * dMSE/db; Rprop: a step by its sign
+    if run.logging:  # the loss and gradient of this update, the parameters it left
+        run.log({"loss/mse": loss, **_p_b_at(policy, hunger, probes), **parameter_scalars(policy)})
     return loss
 
 
@@ -142,7 +141,8 @@ def train_supervised(
         with torch.no_grad(), evaluating(policy):
             final_loss = F.mse_loss(policy(hunger), target).item()
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
-            figure = _mse_curve(policy, hunger, target, run.history.get("policy/bias", []))
+            path = [run.initial["policy/bias"], *run.history.get("policy/bias", [])]
+            figure = _mse_curve(policy, hunger, target, path)
             run.log_figure("figures/mse_vs_bias", figure, "mse_vs_bias.png")
     return SupervisedResult(loss=final_loss, steps=run.step, **run.outcome())
 
@@ -194,12 +194,21 @@ def _probe_indices(hunger: Tensor) -> dict[str, int]:
     return {f"p_b/hunger_{h:g}": firsts[h] for h in values}
 
 
+def _p_b_at(policy: Policy, hunger: Tensor, probes: dict[str, int]) -> dict[str, Tensor]:
+    """p(B) now, at the probed examples (eval mode, no gradients): what a logging point shows."""
+    if not probes:
+        return {}
+    with torch.no_grad(), evaluating(policy):
+        p_b = policy(hunger[list(probes.values())], check_values=False)
+    return dict(zip(probes, p_b))
+
+
 CURVE_ELEMENTS = 1 << 22  # (bias, example) pairs the figure's curve evaluates at once
 
 
 def _mse_curve(policy: Policy, hunger: Tensor, target: Tensor, logged: list[float]):
     """The article's graph for this policy: MSE and dMSE/db over a range of biases, and the path
-    the bias took (its `logged` values, then the trained one).
+    the bias took (`logged`: where it started and its logged values; then the trained one).
 
     Every other parameter stays at its trained value; the bias is swapped in through
     `torch.func.functional_call`, so this works for any policy with a scalar `bias`.

@@ -428,20 +428,22 @@ def test_the_same_seed_gives_the_same_training_run():
     assert runs[0].history == runs[1].history and runs[0].env_steps == runs[1].env_steps
 
 
-def test_tensorboard_gets_one_point_per_finished_episode_against_environment_steps(logdir):
+def test_tensorboard_gets_a_point_per_finished_episode_numbered_by_episode(logdir):
     result = pg.train_episodic(
         cartpole_policy(), total_steps=2000, episodes_per_update=8, logdir=str(logdir)
     )
     scalars = read_scalars(result.run_dir)
     returns = scalars["charts/episodic_return"]
-    assert len(returns) == result.episodes == len(scalars["charts/episodic_length"])
-    steps = [s for s, _ in returns]
-    assert (
-        steps == sorted(steps) and steps[-1] == result.env_steps
-    )  # the last episode ends the last batch
+    # episodes 1, 2, ..., each its own point, though several end at the same environment step
+    assert [s for s, _ in returns] == list(range(1, result.episodes + 1))
+    assert [s for s, _ in scalars["charts/episodic_length"]] == list(range(1, result.episodes + 1))
     assert sum(v for _, v in scalars["charts/episodic_length"]) == result.env_steps
+    assert all(
+        v == length for (_, v), (_, length) in zip(returns, scalars["charts/episodic_length"])
+    )
     for tag in ("loss/episodic", "grad/norm", "charts/mean_return_100"):
         assert [s for s, _ in scalars[tag]] == result.history["step"], tag
+    assert result.history["step"][-1] == result.env_steps  # the last point: the trained policy
     assert scalars["charts/target_return"] == [(s, 475.0) for s in result.history["step"]]
     histograms = set(read_events(result.run_dir).Tags()["histograms"])
     assert {"params/net.0.weight", "grads/net.0.weight"} <= histograms
@@ -595,24 +597,24 @@ def test_a_value_function_whose_gradient_is_not_finite_stops_training_naming_it(
         def forward(self, obs):  # values 0, but d sqrt(0 * c) / dc is not finite
             return torch.sqrt(self.c * 0.0).expand(len(obs))
 
-    with pytest.raises(pg.NonFiniteError, match="non-finite gradient of value.c at step 0"):
+    with pytest.raises(pg.NonFiniteError, match=r"non-finite gradient of value.c at step \d+"):
         pg.train_episodic(cartpole_policy(), total_steps=100, baseline=Broken())
 
 
-def test_each_episode_is_logged_at_the_environment_step_where_it_ended():
-    # four environments stepping together from env step 10, episodes of 3, 1, 3 and 2 steps: the
-    # 1-step one ends after 4 steps in all (14); the 2-step one after 1 + 2 + 2 + 2 more (17); the
-    # 3-step ones when everything has ended (10 + 9 = 19). By hand, not by the formula.
+def test_each_episode_gets_the_next_number_in_the_order_the_episodes_ended():
+    # four environments stepping together after 10 earlier episodes, episodes of 3, 1, 3 and 2
+    # steps: the 1-step one ended first (episode 11), then the 2-step one (12), then the two
+    # 3-step ones, which ended at the same step, in environment order (13, 14). By hand.
     from types import SimpleNamespace
 
     from pg.episodic import _log_episodes
 
     logged = []
-    run = SimpleNamespace(step=10, log_at=lambda step, values: logged.append((step, values)))
-    _log_episodes(run, np.array([3, 1, 3, 2]), np.array([30.0, 10.0, 31.0, 20.0]))
+    run = SimpleNamespace(log_at=lambda step, values: logged.append((step, values)))
+    _log_episodes(run, 10, np.array([3, 1, 3, 2]), np.array([30.0, 10.0, 31.0, 20.0]))
     assert [(s, v["charts/episodic_return"], v["charts/episodic_length"]) for s, v in logged] == [
-        (14, 10.0, 1),
-        (17, 20.0, 2),
-        (19, 30.0, 3),
-        (19, 31.0, 3),
+        (11, 10.0, 1),
+        (12, 20.0, 2),
+        (13, 30.0, 3),
+        (14, 31.0, 3),
     ]

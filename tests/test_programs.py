@@ -57,7 +57,7 @@ def test_flags_reach_the_trainer_and_quiet_prints_only_the_summary(tmp_path, mon
     assert not any(line.startswith("step") for line in out.splitlines())
     assert out.startswith("final bias")
     run_dir = tmp_path / "runs" / "supervised" / "try"
-    assert [s for s, _ in read_scalars(run_dir)["policy/bias"]] == [0, 3, 6]
+    assert [s for s, _ in read_scalars(run_dir)["policy/bias"]] == [0, 1, 3, 6, 7]
     saved = json.loads((run_dir / "config.json").read_text())
     assert (saved["optimizer"], saved["lr"], saved["steps"], saved["quiet"]) == (
         "sgd",

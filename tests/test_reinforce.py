@@ -424,18 +424,15 @@ def test_tensorboard_events_hold_every_tag_at_every_logging_step(logdir):
         "p_b/hunger_1",
     }
     assert tags <= set(scalars)
-    for tag in tags:
-        assert [step for step, _ in scalars[tag]] == [0, 5, 10, 15, 20, 22], tag
-    assert [s for s, _ in scalars["reward/baseline"]] == [
-        5,
-        10,
-        15,
-        20,
-        22,
-    ]  # none before the first batch
-    assert scalars["reward/expected"][0][1] == pytest.approx(
-        0.069306, abs=1e-6
-    )  # exact J at bias 0
+    for tag in tags - {"policy/bias"}:
+        assert [step for step, _ in scalars[tag]] == [1, 5, 10, 15, 20, 23], tag
+    assert scalars["policy/bias"][0] == (0, 0.0)  # where it started
+    assert [s for s, _ in scalars["reward/baseline"]] == [5, 10, 15, 20, 23]  # from batch 1 on
+    # each point's exact J is that of the bias logged with it: the policy the update left
+    env = pg.HungerBandit()
+    for (step, bias), (_, j) in zip(scalars["policy/bias"][1:], scalars["reward/expected"]):
+        at_bias = env.expected_reward(pg.HungerPolicy(bias=bias, dtype=torch.float64)).item()
+        assert j == pytest.approx(at_bias, abs=1e-6), step
     assert [v for _, v in scalars["reward/optimal"]] == pytest.approx([J_OPT] * 6, abs=1e-6)
     assert scalars["grad/bias"][0][1] == pytest.approx(0.05, abs=0.05)  # -dJ/db = 0.04999, noisy
     acc = read_events(result.run_dir)

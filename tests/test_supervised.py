@@ -144,14 +144,17 @@ def test_training_the_weight_too_fits_the_labels_better_than_the_bias_alone():
     assert (free(hunger) - target).abs().max() < 1e-3
 
 
-def test_the_history_has_one_point_per_logging_step_and_ends_at_the_last_step():
-    result = pg.train_supervised(
-        pg.HungerPolicy(), *pg.article_data(), steps=23, log_every=5, logdir=None
-    )
-    assert result.history["step"] == [0, 5, 10, 15, 20, 22]
+def test_the_history_has_a_point_after_the_first_every_5th_and_the_last_update():
+    policy = pg.HungerPolicy()
+    result = pg.train_supervised(policy, *pg.article_data(), steps=23, log_every=5, logdir=None)
+    assert result.history["step"] == [1, 5, 10, 15, 20, 23]
     assert len(result.history["loss/mse"]) == len(result.history["policy/bias"]) == 6
-    assert result.history["policy/bias"][0] == 0.0
+    # step 1: the first update's loss and gradient, at bias 0, and the bias it left (Rprop's
+    # first step is its initial step size, lr = 0.1, against the gradient's sign)
     assert result.history["loss/mse"][0] == pytest.approx(2.564509e-01, rel=1e-6)
+    assert result.history["grad/bias"][0] == pytest.approx(1.087390e-01, rel=1e-5)
+    assert result.history["policy/bias"][0] == pytest.approx(-0.1)
+    assert result.history["policy/bias"][-1] == policy.bias.item()  # the trained bias
     assert result.run_dir is None
 
 
@@ -171,13 +174,19 @@ def test_tensorboard_events_hold_every_tag_at_every_logging_step(logdir):
         "p_b/hunger_1",
     }
     assert expected_tags <= set(scalars)
-    for tag in expected_tags:
-        assert [step for step, _ in scalars[tag]] == [0, 5, 10, 15, 20, 22], tag
-    # the values are the ones the trainer saw: bias 0 and the golden derivative at step 0
-    assert scalars["policy/bias"][0][1] == 0.0
+    for tag in expected_tags - {"policy/bias"}:
+        assert [step for step, _ in scalars[tag]] == [1, 5, 10, 15, 20, 23], tag
+    # the bias also where it started, at step 0; then after each logged update
+    assert scalars["policy/bias"][0] == (0, 0.0)
+    assert [v for _, v in scalars["policy/bias"][1:]] == pytest.approx(
+        result.history["policy/bias"]
+    )
+    # the first update's golden derivative, at bias 0; the last point is the trained policy
     assert scalars["grad/bias"][0][1] == pytest.approx(1.087390e-01, rel=1e-5)
-    assert scalars["p_b/hunger_0"][0][1] == 0.5
-    assert [v for _, v in scalars["policy/bias"]] == pytest.approx(result.history["policy/bias"])
+    final = policy.bias.item()
+    assert scalars["policy/bias"][-1] == (23, pytest.approx(final))
+    p_b_final = torch.sigmoid(torch.tensor(final)).item()
+    assert scalars["p_b/hunger_0"][-1] == (23, pytest.approx(p_b_final))
 
 
 def test_the_run_records_settings_as_json_hparams_and_the_error_curve_figure(logdir):
@@ -330,7 +339,8 @@ def test_events_written_before_a_crash_or_ctrl_c_are_flushed_to_disk(logdir, err
             FailsAtCall(error), *pg.article_data(), steps=50, log_every=2, logdir=str(logdir)
         )
     scalars = read_scalars(only_run_dir(logdir, "supervised"))
-    assert [step for step, _ in scalars["policy/bias"]] == [0, 2, 4, 6]
+    # the start, the first update, every 2nd; the 8th forward pass (in update 5) raised
+    assert [step for step, _ in scalars["policy/bias"]] == [0, 1, 2, 4]
 
 
 def test_float64_policy_and_float32_data_train_in_the_policy_dtype():
@@ -412,7 +422,7 @@ def test_a_long_run_s_returned_history_stays_bounded_and_evenly_spaced(monkeypat
     monkeypatch.setattr(logger, "HISTORY_POINTS", 8)
     kept = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), steps=40, log_every=1)
     # 40 points into 8: halved at 9 (stride 2), 17 (stride 4) and 33 (stride 8) points seen
-    assert kept.history["step"] == [0, 8, 16, 24, 32]
+    assert kept.history["step"] == [1, 9, 17, 25, 33]
     where = [full.history["step"].index(s) for s in kept.history["step"]]
     for tag, values in kept.history.items():
         assert values == [full.history[tag][i] for i in where], tag

@@ -11,15 +11,17 @@ A trainer's loop, with everything `Run` does named in the comments:
             loss.backward()
             average_gradients(policy)  # torchrun: the mean over the processes
             run.check_finite(loss)     # a NaN stops here, before the optimiser applies it
-            if run.logging:            # every `log_every` updates, and the last
-                run.log({...})         # the scalars it is handed, at the update's step
             optimizer.step()
+            if run.logging:            # the first update, every `log_every`-th, and the last
+                run.log({...})         # the scalars it is handed, at the step count reached
 
 What `Run` decides, and nowhere else:
 - `step` counts the run's unit (optimiser steps for the hunger trainers, environment steps for
   episodes: `advance` says how many an update took) and is the x axis of every logged scalar:
-  the units done before the update, so a point describes the policy that produced its data;
-  logging and checkpoint cadences count updates;
+  the units done once the update is made, so the point of update t shows the parameters it
+  left, with its loss and gradient, and the last point is the trained policy; the progress
+  line, the history and checkpoints count the same way; logging and checkpoint cadences count
+  updates;
 - on a GPU nothing reads the device at every step: the non-finite check is read at logging
   points and before checkpoints;
 - under torchrun only rank 0 has a run folder, events and output;
@@ -49,6 +51,7 @@ from pg.run.logger import (
     changed_hyperparameters,
     lock_run_dir,
     make_run_dir,
+    parameter_scalars,
     rewind_events,
 )
 from pg.run.progress import Progress
@@ -139,9 +142,16 @@ class Run:
         self._guards: dict[int, FiniteGuard] = {}  # one per module that learns, by id
         self._saved: Checkpoint | None = None
         self._units, self._final = 1, False  # what the update in progress consumes
+        self._points = 0  # logging points written by this process
         self._threads = parallel.choose_threads(settings.threads, rows, self.world)
         self._threads_before = torch.get_num_threads()
         self._log = RunLogger(self.run_dir)
+        # the scalar parameters before training (the hunger policy's bias): step 0 of their curves
+        self.initial = {
+            tag: value.item()
+            for tag, value in parameter_scalars(policy).items()
+            if tag.startswith("policy/")
+        }
 
     def generator(self) -> torch.Generator:
         """The run's sampling generator: seeded from `seed` (per rank), restored, saved."""
@@ -174,6 +184,7 @@ class Run:
                 torch=torch.__version__,
                 **self._record,
             )
+            self._log.scalars(0, self.initial)  # where the curves of the parameters start
         return self
 
     def __exit__(self, *exc) -> None:
@@ -208,13 +219,14 @@ class Run:
 
     @property
     def logging(self) -> bool:
-        """Whether this update writes a logging point: every `log_every` updates, and the last."""
+        """Whether this update writes a logging point: the first, every `log_every`-th, the last."""
         last = self._final or self.step + self._units >= self.total
-        return self.updates % self.settings.log_every == 0 or last
+        return self.updates == 0 or (self.updates + 1) % self.settings.log_every == 0 or last
 
     def check_finite(self, loss: Tensor, module: nn.Module | None = None) -> None:
         """Stop training at the first NaN or infinity in the loss or in any gradient of `module`
-        (the policy unless another is named: a value function in `state`), naming its step and
+        (the policy unless another is named: a value function in `state`), naming its step (the
+        count this update would have reached, as the progress line and TensorBoard count) and
         the last good checkpoint (`NonFiniteError`). Call it between `backward` and
         `optimizer.step()`: the bad values then never reach the parameters. On a GPU the check
         is read at the next logging point or checkpoint instead, so the host never waits for
@@ -226,26 +238,29 @@ class Run:
             label = f"{name} loss" if name else "loss"
             self._guards[id(module)] = FiniteGuard(trained, self.device, loss=label)
         grads = [p.grad for p in module.parameters() if p.requires_grad]
-        self._guards[id(module)].watch(self.step, loss, grads)
+        self._guards[id(module)].watch(self.step + self._units, loss, grads)
         self._check(sync_point=False)
 
     def log(self, values: Mapping[str, float | Tensor]) -> None:
-        """Write a logging point at `step`: the scalars handed in, kept in `history` and shown
-        in the progress line, and histograms of the policy's weights and gradients at every
-        `histogram_every`-th point and the last."""
+        """Write a logging point for the update just made, after `optimizer.step()`: at the step
+        count it reached (`step` + this update's units), the number the progress line, the
+        history and the checkpoint use too. The scalars handed in are kept in `history` and
+        shown in the progress line; histograms of the policy's weights and gradients come at
+        every `histogram_every`-th point and the last."""
         self._check(sync_point=True)
-        floats = self._log.scalars(self.step, values)
-        self.history.add(self.step, floats)
-        point = self.updates // self.settings.log_every
-        last = self._final or self.step + self._units >= self.total
-        if point % self._histogram_every == 0 or last:
-            self._log.histograms(self.step, self.policy)
+        done = self.step + self._units
+        floats = self._log.scalars(done, values)
+        self.history.add(done, floats)
+        self._points += 1
+        last = self._final or done >= self.total
+        if (self._points - 1) % self._histogram_every == 0 or last:  # the 1st, 11th, ... point
+            self._log.histograms(done, self.policy)
             for name, module in self.state.items():
                 if isinstance(module, nn.Module):
-                    self._log.histograms(self.step, module, prefix=f"{name}.")
+                    self._log.histograms(done, module, prefix=f"{name}.")
         shown = {t.removeprefix("policy/"): v for t, v in floats.items() if t.startswith("policy/")}
         shown.update({label: floats[tag] for label, tag in self._show.items() if tag in floats})
-        self._progress.show(self.step + self._units, shown)
+        self._progress.show(done, shown)
 
     def log_at(self, step: int, values: Mapping[str, float | Tensor]) -> None:
         """Write scalars at a step of the trainer's choosing (one point per finished episode)."""

@@ -55,23 +55,23 @@ def test_n_steps_then_resume_to_2n_equals_2n_steps_bit_for_bit(
     assert split["step"] == whole["step"] == 120
     for name, value in whole["policy"].items():
         assert torch.equal(split["policy"][name], value), name
-    # the whole trajectory, at every logged step (the split run also logged 59, its first part's
+    # the whole trajectory, at every logged step (the split run also logged 60, its first part's
     # end)
     logged = {
         name: dict(read_scalars(tmp_path / "logs" / kind / name)["policy/bias"])
         for name in ("split", "whole")
     }
     assert {s: logged["split"][s] for s in logged["whole"]} == logged["whole"]
-    assert set(logged["split"]) - set(logged["whole"]) <= {59}
+    assert set(logged["split"]) - set(logged["whole"]) <= {60}
     assert torch.equal(
         split.get("generator", torch.zeros(1)), whole.get("generator", torch.zeros(1))
     )
-    # the events continue on one step counter in the same folder: 0, 7, ..., 119 (and 59, the
-    # first part's last step); the settings now say 120 steps
+    # the events continue on one step counter in the same folder: 0 (the start), 1 (the first
+    # update), 7, 14, ..., 119, 120 (and 60, the first part's last step); the settings now say
+    # 120 steps
     steps = [s for s, _ in read_scalars(tmp_path / "logs" / kind / "split")["policy/bias"]]
-    assert steps == sorted(steps) and set(range(0, 120, 7)) | {119} <= set(steps) <= set(
-        range(0, 120, 7)
-    ) | {59, 119}
+    expected = {0, 1, *range(7, 120, 7), 120}
+    assert steps == sorted(steps) and expected <= set(steps) <= expected | {60}
     assert (
         json.loads((tmp_path / "logs" / kind / "split" / "config.json").read_text())["steps"] == 60
     )

@@ -31,22 +31,24 @@ def test_histograms_come_every_10th_logging_point_and_at_the_last_by_default(tmp
             loss = loss_of(policy)
             optimizer.zero_grad()
             loss.backward()
+            optimizer.step()
             if run.logging:
                 run.log({"loss/test": loss})
-            optimizer.step()
     steps = [h.step for h in read_events(run.run_dir).Histograms("params/net.0.weight")]
-    assert steps == [0, 10, 20, 24]
+    assert steps == [1, 11, 21, 25]  # the 1st, 11th and 21st points, and the last
 
 
-def test_it_logs_every_log_every_updates_and_the_last_at_the_steps_before_each_update(tmp_path):
+def test_it_logs_the_first_update_every_log_every_th_and_the_last_at_the_step_each_reached(
+    tmp_path,
+):
     run, policy, optimizer = tiny_run(tmp_path, total=23, log_every=5)
     with run:
         for step in run.steps():
-            assert step == run.step
+            assert step == run.step  # the steps done before this update
             if run.logging:
-                run.log({"loss/test": loss_of(policy), "x": float(step)})
-    assert run.history["step"] == [0, 5, 10, 15, 20, 22] == run.history["x"]
-    assert [s for s, _ in read_scalars(run.run_dir)["loss/test"]] == [0, 5, 10, 15, 20, 22]
+                run.log({"loss/test": loss_of(policy), "x": float(step + 1)})
+    assert run.history["step"] == [1, 5, 10, 15, 20, 23] == run.history["x"]
+    assert [s for s, _ in read_scalars(run.run_dir)["loss/test"]] == [1, 5, 10, 15, 20, 23]
     assert run.step == 23 and run.outcome()["interrupted"] is None
 
 
@@ -58,7 +60,7 @@ def test_advance_counts_environment_steps_and_a_final_update_is_logged_and_ends_
             if run.logging:
                 run.log({"loss/test": loss_of(policy)})
     assert run.step == 21 and run.finished
-    assert run.history["step"] == [0, 14]  # the first (update 0) and the final one
+    assert run.history["step"] == [7, 21]  # the first update and the final one, once made
 
 
 def test_the_run_leaves_zero_grad_backward_and_the_optimiser_step_to_the_trainer(tmp_path):
@@ -85,6 +87,6 @@ def test_a_non_finite_loss_stops_the_run_before_the_step_naming_it(tmp_path):
             loss.backward()
             run.check_finite(loss)
             optimizer.step()
-    assert str(caught.value).startswith("non-finite loss at step 5: nan; the last good checkpoint")
+    assert str(caught.value).startswith("non-finite loss at step 6: nan; the last good checkpoint")
     assert str(caught.value).endswith("checkpoint.pt (step 4)")
     assert all(bool(torch.isfinite(p).all()) for p in policy.parameters())
