@@ -196,6 +196,7 @@ def test_the_run_records_settings_as_json_hparams_and_the_error_curve_figure(log
     saved = json.loads((result.run_dir / "config.json").read_text())
     assert saved["lr"] == 0.2 and saved["steps"] == 5 and saved["optimizer"] == "rprop"
     assert saved["trainer"] == "supervised" and saved["examples"] == 4
+    assert saved["world_size"] == 1 and "world_size" not in result.run_dir.name  # one process
     acc = read_events(result.run_dir)
     hparams = acc.PluginTagToContent("hparams")
     start = HParamsPluginData.FromString(hparams["_hparams_/session_start_info"]).session_start_info
@@ -212,6 +213,19 @@ def test_the_run_records_settings_as_json_hparams_and_the_error_curve_figure(log
     png = (result.run_dir / "mse_vs_bias.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert acc.Images("figures/mse_vs_bias")[0].encoded_image_string == png
+
+
+def test_the_text_tab_has_a_row_per_setting_and_the_policy_s_repr_as_a_code_block(logdir):
+    policy = pg.MLPPolicy(obs_dim=1, num_actions=2, hidden=(4,))  # a repr of several lines
+    result = pg.train_reinforce(policy, steps=2, batch_size=8, logdir=str(logdir))
+    (event,) = read_events(result.run_dir).Tensors("settings/text_summary")
+    text = event.tensor_proto.string_val[0].decode()
+    table, *rest = text.split("\n\n")
+    lines = table.splitlines()
+    assert lines[:2] == ["| setting | value |", "|---|---|"] and "| batch_size | 8 |" in lines
+    assert all(line.startswith("| ") and line.endswith(" |") for line in lines[2:])  # whole rows
+    assert "| initial_policy | (below) |" in lines
+    assert rest == ["**initial_policy**", f"```\n{policy!r}\n```"]
 
 
 def test_the_default_run_folder_is_time_and_seed_and_is_never_reused(logdir):

@@ -234,8 +234,7 @@ class RunLogger:
 
         record = {**settings, **extra}
         (self.run_dir / "config.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
-        table = "\n".join(f"| {k} | {v} |" for k, v in record.items())
-        self.writer.add_text("settings", "| setting | value |\n|---|---|\n" + table, 0)
+        self.writer.add_text("settings", settings_markdown(record), 0)
         # The hyperparameters as this run's session, in its own event file. `add_hparams` would
         # start a separate run and write an experiment summary into it: with one summary per run,
         # TensorBoard shows the columns of whichever run it reads first for every run; without
@@ -259,6 +258,17 @@ class RunLogger:
             "bytes": self.event_file.stat().st_size,
             "files": sorted(p.name for p in self.run_dir.glob("*tfevents*")),
         }
+
+
+def settings_markdown(record: Mapping[str, Any]) -> str:
+    """The settings as the Text tab shows them: a table of one-line values, then each value of
+    several lines (the initial policy's repr) as a code block of its own, since a table row
+    cannot hold a line break."""
+    rows = [
+        f"| {k} | {v} |" if "\n" not in str(v) else f"| {k} | (below) |" for k, v in record.items()
+    ]
+    blocks = [f"**{k}**\n\n```\n{v}\n```" for k, v in record.items() if "\n" in str(v)]
+    return "\n\n".join(["| setting | value |\n|---|---|\n" + "\n".join(rows), *blocks])
 
 
 def _as_floats(values: Mapping[str, float | Tensor]) -> dict[str, float]:

@@ -178,7 +178,8 @@ class Run:
         self.policy.train()  # dropout and the like on while training; exact values use eval mode
         if self.resumed is None:
             self._log.settings(
-                dataclasses.asdict(self.settings),
+                # the processes: under torchrun each update's batch is world_size times the setting
+                {**dataclasses.asdict(self.settings), "world_size": self.world.size},
                 trainer=self.kind,
                 initial_policy=repr(self.policy),
                 torch=torch.__version__,
@@ -307,7 +308,10 @@ class Run:
         if self.resumed is not None:
             return self.resumed.run_dir
         s = self.settings
-        return make_run_dir(s.logdir, self.kind, s.run_name, s.seed, changed_hyperparameters(s))
+        changed = changed_hyperparameters(s)
+        if self.world.size > 1:  # torchrun: a run of several processes says so in its name
+            changed = ",".join(filter(None, [f"world_size={self.world.size}", changed]))
+        return make_run_dir(s.logdir, self.kind, s.run_name, s.seed, changed)
 
     def _save_due(self, updates: int) -> bool:
         every = self.settings.save_every

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
 import torch
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 import pg
 from pg.run import parallel
 
-from conftest import ROOT, only_run_dir, run_main
+from conftest import ROOT, only_run_dir, read_events, run_main
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -100,7 +102,12 @@ def test_the_reinforce_script_under_torchrun_writes_one_run_and_prints_once(tmp_
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("final bias") == 1
     assert abs(float(done.stdout.split()[2]) + 10) < 0.25
-    assert (only_run_dir(tmp_path / "runs", "reinforce") / "config.json").is_file()
+    run_dir = only_run_dir(tmp_path / "runs", "reinforce")
+    assert run_dir.name.endswith("-seed0-world_size=2,steps=100")  # not a one-process run
+    assert json.loads((run_dir / "config.json").read_text())["world_size"] == 2
+    hparams = read_events(run_dir).PluginTagToContent("hparams")
+    start = HParamsPluginData.FromString(hparams["_hparams_/session_start_info"])
+    assert start.session_start_info.hparams["world_size"].number_value == 2
 
 
 @CUDA
