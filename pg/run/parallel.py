@@ -154,10 +154,14 @@ MAX_THREADS = 4
 
 
 def choose_threads(requested: int | None, rows: int, world: World) -> int:
-    """torch's intra-op CPU threads for a run: `requested` if given; else one for small tensors,
-    and for big batches the cores this process may use (shared among torchrun's ranks)."""
+    """torch's intra-op CPU threads for a run: `requested` (`--threads`) if given; else the
+    user's OMP_NUM_THREADS if set; else one for small tensors, and for big batches the cores this
+    process may use (shared among torchrun's ranks)."""
     if requested is not None:
         return requested
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        return int(omp)
     if rows < THREADS_FROM:
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

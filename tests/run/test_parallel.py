@@ -129,7 +129,10 @@ def test_supervised_and_episodic_training_run_on_the_gpu():
     assert pg.train_episodic(mlp, total_steps=3000, logdir=None).episodes > 0
 
 
-def test_threads_are_one_for_small_tensors_shared_for_big_batches_and_as_asked_otherwise():
+def test_threads_are_one_for_small_tensors_shared_for_big_batches_and_as_asked_otherwise(
+    monkeypatch,
+):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     one, two = parallel.World(0, 1), parallel.World(0, 2)
     assert parallel.choose_threads(None, 8192, one) == 1
     assert parallel.choose_threads(3, 8192, one) == 3
@@ -137,6 +140,17 @@ def test_threads_are_one_for_small_tensors_shared_for_big_batches_and_as_asked_o
     big = parallel.THREADS_FROM
     assert parallel.choose_threads(None, big, one) == max(1, min(parallel.MAX_THREADS, cores))
     assert parallel.choose_threads(None, big, two) == max(1, min(parallel.MAX_THREADS, cores // 2))
+
+
+def test_the_user_s_omp_num_threads_beats_the_workload_rule_and_threads_beats_both(monkeypatch):
+    one, big = parallel.World(0, 1), parallel.THREADS_FROM
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel.choose_threads(None, big, one) == 1  # not the cores, for a big batch
+    assert parallel.choose_threads(2, big, one) == 2  # --threads
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert parallel.choose_threads(None, 8192, one) == 3  # not one, for a small batch
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not a count: the workload rule
+    assert parallel.choose_threads(None, 8192, one) == 1
 
 
 def test_a_run_sets_its_threads_and_puts_torchs_back_afterwards():
