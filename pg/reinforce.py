@@ -95,6 +95,7 @@ class ReinforceResult(RunResult):
 
     average_reward: float  # mean sampled reward over the last 20% of the steps this call ran
     expected_reward: float  # exact J of the trained policy
+    start_expected_reward: float  # exact J of the policy this call started from
     optimal_reward: float  # the best J this policy can reach (see HungerBandit.optimal_reward)
     steps: int  # steps completed, counting those before a resume
 
@@ -172,14 +173,14 @@ def train_reinforce(
     generator = run.generator()
     run.charts({"REINFORCE": {"expected reward J and the best reachable": REWARD_LINES}})
     tail = _Tail(run.start, cfg.steps)  # the result's average reward: the last 20% of the steps
+    start = _exact_j(env, policy)  # the policy as given (or resumed): did training improve it?
     with run:
         for step in run.steps():
             reward = reinforce_step(
                 policy, optimizer, env, generator, run, cfg.batch_size, baseline
             )
             tail.add(step, reward)
-        with torch.no_grad(), evaluating(policy):
-            expected = env.expected_reward(policy).item()
+        expected = _exact_j(env, policy)
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
             path = [run.initial["policy/bias"], *run.history.get("policy/bias", [])]
             figure = _reward_curve(env, policy, path, cfg.seed)
@@ -187,10 +188,17 @@ def train_reinforce(
     return ReinforceResult(
         average_reward=tail.mean(),
         expected_reward=expected,
+        start_expected_reward=start,
         optimal_reward=env.optimal_reward(policy),
         steps=run.step,
         **run.outcome(),
     )
+
+
+def _exact_j(env: HungerBandit, policy: Policy) -> float:
+    """The policy's exact expected reward J, in eval mode."""
+    with torch.no_grad(), evaluating(policy):
+        return env.expected_reward(policy).item()
 
 
 def _scalars(

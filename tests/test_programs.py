@@ -525,3 +525,19 @@ def test_bad_input_from_a_real_command_line_gives_no_traceback(tmp_path, program
     kind = program.removeprefix("train_")
     runs = tmp_path / "logs" / kind
     assert_refused(done.returncode, done.stdout, done.stderr, program, words, runs)
+
+
+def test_a_run_that_leaves_exact_j_below_its_start_says_so_and_suggests_the_cause(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "train_reinforce", "--reward-bad=-1e3", "--quiet", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0, err
+    (line,) = [s for s in out.splitlines() if s.startswith("exact J fell")]
+    start, end = float(line.split()[6]), float(line.split()[8].rstrip(":"))
+    assert end < start  # as the numbers it prints say
+    assert "learning rate (10) times rewards of up to 1000" in line and "--lr" in line
+    code, out, err = run_main("train_reinforce", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0 and "exact J fell" not in out  # the default run improves J

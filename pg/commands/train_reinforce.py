@@ -97,4 +97,11 @@ def train(args: Args, device, resume, stop) -> tuple[pg.ReinforceResult, str]:
     with torch.no_grad():
         p_b = policy(hunger)
     lines += [f"{h:<8.3g} {p:.6f}" for h, p in zip(hunger.tolist(), p_b.tolist())]
+    if result.expected_reward < result.start_expected_reward:  # training made the policy worse
+        scale = max(abs(args.reward_good), abs(args.reward_bad))
+        lines.append(
+            f"exact J fell during training, from {result.start_expected_reward:.6f} to "
+            f"{result.expected_reward:.6f}: each step is the learning rate ({args.lr:g}) times "
+            f"rewards of up to {scale:g}, too large a step; try a smaller --lr"
+        )
     return result, "\n".join(lines)
