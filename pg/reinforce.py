@@ -180,14 +180,13 @@ def train_reinforce(
                 policy, optimizer, env, generator, run, cfg.batch_size, baseline
             )
             tail.add(step, reward)
-        expected = _exact_j(env, policy)
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
             path = [run.initial["policy/bias"], *run.history.get("policy/bias", [])]
             figure = _reward_curve(env, policy, path, cfg.seed)
             run.log_figure("figures/reward_vs_bias", figure, "reward_vs_bias.png")
     return ReinforceResult(
         average_reward=tail.mean(),
-        expected_reward=expected,
+        expected_reward=_exact_j(env, policy),
         start_expected_reward=start,
         optimal_reward=env.optimal_reward(policy),
         steps=run.step,
