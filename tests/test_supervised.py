@@ -440,3 +440,11 @@ def test_a_long_run_s_returned_history_stays_bounded_and_evenly_spaced(monkeypat
     where = [full.history["step"].index(s) for s in kept.history["step"]]
     for tag, values in kept.history.items():
         assert values == [full.history[tag][i] for i in where], tag
+
+
+def test_a_result_prints_as_a_one_line_summary_without_its_history():
+    result = pg.train_supervised(pg.HungerPolicy(), *pg.article_data(), logdir=None)
+    text = repr(result)
+    assert len(result.history["step"]) == 21  # the history is there to read
+    assert "history" not in text and "\n" not in text and len(text) < 300
+    assert "loss=5.7" in text and "steps=200" in text

@@ -59,7 +59,7 @@ def parse(
     """
     defaults = dict(defaults or {})
     parser = _Parser(
-        description=description,
+        description=as_started(description) if description else description,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
@@ -177,6 +177,17 @@ def invocation() -> str:
     if program.endswith(".py"):
         return f"python {shlex.quote(program)}"
     return Path(program).name
+
+
+def as_started(text: str) -> str:
+    """`text`'s examples (`python scripts/train_episodic.py ...`) as this program was started:
+    as written from a checkout's script, with the installed commands (`pg-train-episodic ...`)
+    otherwise, which a pip user without the checkout can run."""
+    if sys.argv[0].endswith(".py"):
+        return text
+    text = re.sub(r"(torchrun .*?)scripts/(\w+)\.py", r"\1--no-python pg-\2", text)
+    text = re.sub(r"python scripts/(\w+)\.py", r"pg-\1", text)
+    return re.sub(r"pg-\w+", lambda m: m[0].replace("_", "-"), text)
 
 
 def program_name() -> str:

@@ -80,7 +80,9 @@ class RunResult:
     run_dir: Path | None  # None when logging was off
     checkpoint: Path | None  # the last checkpoint written
     interrupted: int | None  # the signal that stopped training early (SIGINT, SIGTERM), if any
-    history: dict[str, list[float]]  # 'step' and every scalar tag, at each logging point
+    # 'step' and every scalar tag, at each logging point; left out of the repr, which stays a
+    # one-screen summary
+    history: dict[str, list[float]] = dataclasses.field(repr=False)
 
 
 class Run:

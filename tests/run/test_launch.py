@@ -145,3 +145,34 @@ def test_an_installed_command_names_itself_in_its_errors(monkeypatch, capsys):
     assert pg_launch.train_reinforce() == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("pg-train-reinforce: error: --lr must be")
+
+
+@pytest.mark.parametrize(
+    "argv0, examples",
+    [
+        (
+            "/venv/bin/pg-train-episodic",
+            [
+                "pg-train-episodic --env-id Acrobot-v1",
+                "pg-evaluate logs/episodic/RUN",
+                "torchrun --standalone --nproc_per_node=2 --no-python pg-train-episodic",
+            ],
+        ),
+        (
+            "scripts/train_episodic.py",
+            [
+                "python scripts/train_episodic.py --env-id Acrobot-v1",
+                "python scripts/evaluate.py logs/episodic/RUN",
+                "torchrun --standalone --nproc_per_node=2 scripts/train_episodic.py",
+            ],
+        ),
+    ],
+)
+def test_help_shows_examples_the_way_the_program_was_started(monkeypatch, capsys, argv0, examples):
+    monkeypatch.setattr(sys, "argv", [argv0, "--help"])
+    assert pg_launch.train_episodic() == 0
+    out = capsys.readouterr().out
+    for example in examples:
+        assert example in out
+    if argv0.startswith("/venv"):
+        assert "scripts/" not in out  # nothing a pip user without the checkout cannot run
