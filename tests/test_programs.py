@@ -412,6 +412,9 @@ def test_a_short_budget_stops_unsolved_and_says_so(tmp_path, monkeypatch, capsys
     )
     assert code == 0, err
     assert out.startswith("CartPole-v1 not solved: mean return")
+    effort = out.splitlines()[1]  # whole episodes: the last batch runs past 500 steps
+    steps = int(effort.split()[3])
+    assert steps > 500 and effort.endswith("ran past the budget of 500)")
 
 
 EPISODIC_BAD = [

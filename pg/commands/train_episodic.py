@@ -90,6 +90,8 @@ def summary(args: Args, result: EpisodicResult) -> str:
         f"after {result.episodes} episodes, {result.env_steps} environment steps, "
         f"{result.seconds:.1f} s of training",
     ]
+    if result.env_steps > args.total_steps:  # updates take whole episodes: the last ran over
+        lines[1] += f" (the last batch's whole episodes ran past the budget of {args.total_steps})"
     if result.entropy_collapsed:
         best = f"the best it reached, {result.best_mean_return:.1f}"
         short = "the target" if result.target is not None else best
