@@ -108,3 +108,14 @@ def test_the_quoted_cartpole_run_and_its_evaluation_print_what_the_readme_says(
     (run_dir,) = (tmp_path / "logs" / "episodic").iterdir()
     code, out, err = run_main("evaluate", str(run_dir), monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0 and out.splitlines() == evaluate, out + err
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_and_picture_of_a_page_exists(page):
+    targets = re.findall(r"\]\(([^)\s]+)\)", page.read_text())
+    local = [t.split("#")[0] for t in targets if not t.startswith(("http://", "https://", "#"))]
+    missing = [t for t in local if t and not (page.parent / t).exists()]
+    assert not missing, missing
+    if page.name == "README.md":  # the picture at the top is the REINFORCE run's figure
+        assert "docs/reward_vs_bias.png" in local
+        assert (ROOT / "docs" / "reward_vs_bias.png").read_bytes()[:4] == b"\x89PNG"
