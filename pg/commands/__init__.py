@@ -63,8 +63,12 @@ def parse(
     """The program's settings from its flags; with `--resume`, the saved run's settings (and
     the budget `total`, which a resume extends), and the checkpoint to continue from."""
     args = cli.parse(args_class, description=description, defaults=defaults)
-    if not args.resume:
+    if args.resume is None:
         return args, None
+    require(
+        args.resume.strip() != "",
+        f"--resume needs a run folder or checkpoint file, got {args.resume!r}",
+    )
     resume = checkpoint.load(args.resume, kind)
     require(  # the program builds only the shipped policies; a class of the user's is theirs
         resume.state.get("policy_spec") is not None,

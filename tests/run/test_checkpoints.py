@@ -177,6 +177,8 @@ def finished_runs(tmp_path_factory) -> Path:
         ),
         (["--resume", "logs/reinforce/r5", "--lr=10"], "lr is 10.0 here but 5.0"),
         (["--resume", "logs/reinforce/nothing"], "no such checkpoint"),
+        (["--resume", ""], "--resume needs a run folder or checkpoint file, got ''"),
+        (["--resume="], "--resume needs a run folder or checkpoint file, got ''"),
         (["--resume", "logs/supervised/s"], "a checkpoint of supervised training, not reinforce"),
         (["--resume", "garbage.pt"], "not a readable checkpoint"),
         (["--resume", "logs/reinforce/r", "--walkthrough"], "takes no --resume"),
