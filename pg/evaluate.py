@@ -38,6 +38,9 @@ SHIPPED: dict[str, type[Policy]] = {
 }
 
 
+MAX_EPISODES = 4096  # evaluated side by side, one environment each (as episodes_per_update)
+
+
 def load_policy(
     run_or_checkpoint: str | Path, policy: Policy | None = None, *, device: str = "cpu"
 ) -> Policy:
@@ -73,7 +76,7 @@ def evaluate(
     Sampled actions by default; `deterministic=True` takes the most likely action (a Gaussian's
     mean). `seed` seeds the environments and the sampling, so an evaluation can be repeated.
     """
-    check_int("episodes", episodes, 1)
+    check_int("episodes", episodes, 1, MAX_EPISODES)
     check_int("seed", seed, 0)
     with evaluating(policy), closing(make_envs(env, episodes, **(make_kwargs or {}))) as envs:
         envs.reset(seed=seed)

@@ -430,7 +430,9 @@ EPISODIC_BAD = [
         "cannot make environment 'nosuchmodule:X-v0': No module",
     ),
     (["--hidden", "64,x"], "--hidden must be comma-separated positive integers, got '64,x'"),
-    (["--hidden", "99999999999999999999"], "--hidden layers must be at most 1,048,576 wide"),
+    (["--hidden", "99999999999999999999"], "--hidden layers must be at most 16,384 wide"),
+    (["--hidden", "1048576"], "--hidden layers must be at most 16,384 wide"),
+    (["--hidden", "16384,16384,16384"], "with at most 268,435,456 weights"),
     (["--hidden", "40000,40000"], "with at most 1,073,741,824 weights between them"),
     (["--gamma", "1.5"], "--gamma must be in [0, 1], got 1.5"),
     (["--episodes-per-update", "0"], "--episodes-per-update must be an integer >= 1, got 0"),
@@ -544,3 +546,25 @@ def test_a_run_that_leaves_exact_j_below_its_start_says_so_and_suggests_the_caus
     assert "learning rate (10) times rewards of up to 1000" in line and "--lr" in line
     code, out, err = run_main("train_reinforce", "--quiet", monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0 and "exact J fell" not in out  # the default run improves J
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["logs/episodic/r", "--episodes", "1099511627776"], "episodes must be at most 4,096"),
+        (["logs/episodic/r", "--episodes", "0"], "episodes must be an integer >= 1"),
+        ([""], "RUN must name a run folder or checkpoint file"),
+    ],
+)
+def test_evaluate_refuses_bad_input_in_one_line_before_loading_anything(
+    tmp_path, monkeypatch, capsys, args, words
+):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main("evaluate", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert err.startswith("evaluate.py: error: ") and words in err, err
+
+
+def test_the_library_s_evaluate_bounds_its_episodes_too():
+    with pytest.raises(pg.UsageError, match="episodes must be at most 4,096"):
+        pg.evaluate(pg.MLPPolicy(4, 2), "CartPole-v1", episodes=4097)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pg
+from pg.evaluate import MAX_EPISODES
 from pg.run import checkpoint, cli
 from pg.run.settings import check_int, require, setting
 
@@ -30,7 +31,7 @@ class Args:
 
     def __post_init__(self):
         require(self.run != "", "run must name a run folder or checkpoint file")
-        check_int("episodes", self.episodes, 1)
+        check_int("episodes", self.episodes, 1, MAX_EPISODES)
         check_int("seed", self.seed, 0)
 
 

@@ -144,8 +144,10 @@ def check_optimizer(optimizer: Any, lr: Any, choices: tuple[str, ...]) -> None:
     check_positive("lr", lr, MAX_LR)
 
 
-MAX_WIDTH = 1 << 20  # a layer at most this wide
-MAX_WEIGHTS = 1 << 30  # at most this many weights between two layers: 4 GiB in float32
+# a layer at most this wide: its activations for a batch of 8,192 rows (or a few thousand
+# environment steps) then stay within 512 MiB in float32
+MAX_WIDTH = 1 << 14
+MAX_WEIGHTS = 1 << 28  # at most this many weights between layers: 1 GiB in float32
 
 
 def parse_sizes(text: str) -> tuple[int, ...] | str:
@@ -170,7 +172,7 @@ def check_sizes(name: str, sizes: Any) -> None:
     require(
         max(sizes) <= MAX_WIDTH and weights <= MAX_WEIGHTS,
         f"{name} layers must be at most {MAX_WIDTH:,} wide with at most {MAX_WEIGHTS:,} weights "
-        f"between them (4 GiB in float32), got {sizes!r}",
+        f"between them (1 GiB in float32), got {sizes!r}",
     )
 
 
