@@ -16,7 +16,7 @@ import torch
 from gymnasium import spaces
 
 import pg
-from pg.episodes import collect_episodes, describe_env, make_envs
+from pg.episodes import collect_episodes, describe_env, greedy_actions, make_envs
 
 from conftest import ROOT, cartpole_policy, run_main
 from mdps import Reach
@@ -351,3 +351,46 @@ def test_the_entropy_warning_comes_only_when_the_return_falls_short(target, fade
     assert result.best_mean_return == pytest.approx(1.0)
     assert result.mean_return == pytest.approx(0.5 if fades_after else 1.0)
     assert result.entropy_collapsed == warned
+
+
+def test_greedy_actions_are_the_most_likely_ones_of_each_kind_of_distribution():
+    bernoulli = torch.distributions.Bernoulli(logits=torch.tensor([-2.0, 3.0, 0.5, -0.1]))
+    assert greedy_actions(bernoulli).tolist() == [0.0, 1.0, 1.0, 0.0]  # p(1) > 1/2
+    logits = torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 1.0], [-1.0, -2.0, 0.5]])
+    assert greedy_actions(torch.distributions.Categorical(logits=logits)).tolist() == [1, 0, 2]
+    mean = torch.tensor([[0.3, -1.2], [2.0, 0.0]])
+    normal = torch.distributions.Independent(torch.distributions.Normal(mean, 0.5), 1)
+    assert torch.equal(greedy_actions(normal), mean)
+
+
+class ModeDependent(pg.Policy):
+    """Action 1 in eval mode, action 0 in train mode: which mode evaluating used shows."""
+
+    obs_dim = 1
+
+    def __init__(self, p_one: float | None = None):
+        super().__init__()
+        self.bias = torch.nn.Parameter(torch.tensor(0.0))
+        self.logit = None if p_one is None else math.log(p_one / (1 - p_one))
+
+    def logits(self, obs):
+        if self.logit is not None:
+            return torch.full((len(obs),), self.logit) + 0 * self.bias
+        return torch.full((len(obs),), -5.0 if self.training else 5.0) + 0 * self.bias
+
+
+def test_evaluate_takes_the_most_likely_action_only_when_asked():
+    policy = ModeDependent(p_one=0.7)  # Pick pays 1 for action 1: greedy always, sampled 70%
+    greedy = pg.evaluate(policy, Pick, episodes=200, deterministic=True)
+    sampled = pg.evaluate(policy, Pick, episodes=200)
+    assert greedy.tolist() == [1.0] * 200
+    assert 0.6 < sampled.mean() < 0.8
+    unlikely = pg.evaluate(ModeDependent(p_one=0.3), Pick, episodes=200, deterministic=True)
+    assert unlikely.tolist() == [0.0] * 200  # the most likely action is 0 then
+
+
+def test_evaluate_runs_the_policy_in_eval_mode_and_leaves_its_mode_as_it_was():
+    policy = ModeDependent()  # action 1 (pays) only in eval mode
+    assert policy.training
+    assert pg.evaluate(policy, Pick, episodes=50, deterministic=True).tolist() == [1.0] * 50
+    assert policy.training
