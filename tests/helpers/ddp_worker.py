@@ -13,6 +13,18 @@ out, trainers = Path(sys.argv[1]), sys.argv[2].split(",")
 with parallel.session("cpu") as (device, world):
     for trainer in trainers:
         torch.manual_seed(world.rank)  # different initial weights per rank: DDP makes them equal
+        if trainer == "average":  # each rank's gradient is (rank + 1) times the same g
+            layer = torch.nn.Linear(2, 1)
+            with torch.no_grad():
+                layer.weight.copy_(torch.tensor([[0.5, -1.0]]))
+                layer.bias.fill_(0.25)
+            ((world.rank + 1) * layer(torch.tensor([[1.0, 2.0]])).pow(2).sum()).backward()
+            parallel.average_gradients(layer)
+            torch.save(
+                {"grads": [p.grad for p in layer.parameters()], "world": world.size},
+                out / f"average-rank{world.rank}.pt",
+            )
+            continue
         if trainer == "reinforce":
             policy = pg.HungerPolicy(bias=float(world.rank))
             result = pg.train_reinforce(policy, steps=100, batch_size=2048, logdir=None)

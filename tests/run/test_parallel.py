@@ -70,10 +70,17 @@ def test_two_torchrun_processes_end_with_identical_parameters(tmp_path):
     done = torchrun(
         str(ROOT / "tests" / "helpers" / "ddp_worker.py"),
         str(tmp_path),
-        "reinforce,episodic",
+        "reinforce,episodic,average",
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    # the gradients are averaged, not summed: ranks with 1 g and 2 g both end with 1.5 g, where
+    # g = d (w.x + b)^2 / d(w, b) = 2 (w.x + b) (x, 1) = 2 * -1.25 * (1, 2, 1) by hand
+    g = [torch.tensor([[-2.5, -5.0]]), torch.tensor([-2.5])]
+    for r in (0, 1):
+        grads = torch.load(tmp_path / f"average-rank{r}.pt")["grads"]
+        for got, by_hand in zip(grads, g):
+            assert torch.allclose(got, 1.5 * by_hand), (r, got)
     for trainer in ("reinforce", "episodic"):
         ranks = [torch.load(tmp_path / f"{trainer}-rank{r}.pt") for r in (0, 1)]
         assert ranks[0]["world"] == ranks[1]["world"] == 2
