@@ -90,3 +90,24 @@ def test_a_non_finite_loss_stops_the_run_before_the_step_naming_it(tmp_path):
     assert str(caught.value).startswith("non-finite loss at step 6: nan; the last good checkpoint")
     assert str(caught.value).endswith("checkpoint.pt (step 4)")
     assert all(bool(torch.isfinite(p).all()) for p in policy.parameters())
+
+
+def test_a_non_finite_gradient_under_a_finite_loss_stops_the_run_before_the_step_naming_it(
+    tmp_path,
+):
+    run, policy, optimizer = tiny_run(tmp_path, total=10, log_every=100)
+    before = [p.detach().clone() for p in policy.parameters()]
+    with pytest.raises(NonFiniteError) as caught, run:
+        for step in run.steps():
+            weight = policy.net[0].weight
+            loss = loss_of(policy)
+            if step == 3:  # d sqrt(x) / dx at 0 is infinite: 0 * inf makes the gradient NaN
+                loss = loss + torch.sqrt(weight.sum() * 0.0)
+            optimizer.zero_grad()
+            loss.backward()
+            assert torch.isfinite(loss)  # only the gradient is bad
+            run.check_finite(loss)
+            optimizer.step()
+    assert str(caught.value).startswith("non-finite gradient of net.0.weight at step 4")
+    assert all(bool(torch.isfinite(p).all()) for p in policy.parameters())  # never applied
+    assert not all(torch.equal(p, q) for p, q in zip(policy.parameters(), before))  # 3 steps were
