@@ -43,6 +43,21 @@ def test_a_batch_holds_one_whole_episode_per_environment():
     assert batch.lengths.min() >= 8 and batch.lengths.max() < 200  # an untrained policy falls soon
 
 
+def test_each_batch_starts_from_new_initial_states_and_a_seed_repeats_them():
+    def first_observations(seed: int) -> list[torch.Tensor]:
+        envs = make_envs("CartPole-v1", 4)
+        envs.reset(seed=seed)  # once, as the trainer does; each batch resets without a seed
+        generator = torch.Generator().manual_seed(0)
+        starts = [collect_episodes(envs, cartpole_policy(), generator).obs[0] for _ in range(3)]
+        envs.close()
+        return starts
+
+    starts = first_observations(seed=0)
+    assert not torch.equal(starts[0], starts[1]) and not torch.equal(starts[1], starts[2])
+    assert all(torch.equal(a, b) for a, b in zip(starts, first_observations(seed=0)))
+    assert not torch.equal(starts[0], first_observations(seed=1)[0])
+
+
 def test_a_gaussian_policy_samples_from_its_generator_and_keeps_the_log_prob_of_the_sample():
     policy = pg.GaussianMLPPolicy(obs_dim=3, act_dim=2, hidden=(8,))
     obs = torch.randn(5, 3)
