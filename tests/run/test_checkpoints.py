@@ -304,6 +304,30 @@ def test_no_checkpoint_ever_holds_a_nan(tmp_path):
     assert not (tmp_path / "checkpoint.pt").exists()
 
 
+def test_a_crash_in_the_middle_of_writing_a_checkpoint_leaves_the_previous_one_loadable(
+    tmp_path, monkeypatch
+):
+    real_save, files = torch.save, []
+
+    def dies_halfway(obj, f, *args, **kwargs):  # the second checkpoint file: half, then a crash
+        if isinstance(f, (str, Path)):
+            files.append(f)
+            if len(files) == 2:
+                data = io.BytesIO()
+                real_save(obj, data, *args, **kwargs)
+                Path(f).write_bytes(data.getvalue()[: len(data.getvalue()) // 2])
+                raise OSError("the disk went away")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", dies_halfway)
+    with pytest.raises(OSError, match="the disk went away"):
+        pg.train_reinforce(
+            pg.HungerPolicy(), steps=30, batch_size=64, save_every=10, logdir=str(tmp_path)
+        )
+    (run_dir,) = (tmp_path / "reinforce").iterdir()
+    assert checkpoint.load(run_dir).step == 10  # the first, whole and verified
+
+
 def test_checkpoints_are_replaced_atomically_and_hold_every_generator_state(tmp_path):
     result = pg.train_reinforce(
         pg.HungerPolicy(),
