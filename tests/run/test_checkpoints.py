@@ -131,9 +131,7 @@ def test_episodic_training_resumes_exactly_too(tmp_path, baseline):
     assert (a["step"], a["update"]) == (b["step"], b["update"])  # updates counted, not env steps
     # and so the logging points after the resume are the uninterrupted run's (with the split's
     # own last point as the only extra)
-    logged = [
-        {s for s, _ in read_scalars(run.run_dir)["grad/norm"]} for run in (resumed, whole)
-    ]
+    logged = [{s for s, _ in read_scalars(run.run_dir)["grad/norm"]} for run in (resumed, whole)]
     assert logged[1] <= logged[0] and len(logged[0] - logged[1]) <= 1
     learned = ["policy", "optimizer"] + (
         ["value", "value_optimizer"] if baseline == "value" else []

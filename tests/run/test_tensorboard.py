@@ -16,6 +16,8 @@ import pytest
 
 import pg
 
+from conftest import read_scalars
+
 
 def start_tensorboard(logdir: Path) -> tuple[subprocess.Popen, str]:
     """Start `tensorboard --logdir` on 127.0.0.1 and a free port; return it and its base URL."""
@@ -148,3 +150,21 @@ def test_the_hparams_and_custom_scalars_tabs_show_both_trainers_runs_alike(tmp_p
     assert {"reward/expected", "reward/optimal"} <= set(hunger["multiline"]["tag"])
     (episodic,) = charts["episodic"]
     assert set(episodic["multiline"]["tag"]) == {"charts/mean_return_100", "charts/target_return"}
+
+
+def test_a_point_reaches_the_event_file_within_seconds_though_few_are_pending(tmp_path):
+    """A live TensorBoard reads the file while training runs. One point is far fewer events
+    than the writer's queue holds before it must write, so only its periodic flush (every
+    FLUSH_SECONDS) brings the point to disk before the run ends."""
+    from pg.run.logger import FLUSH_SECONDS, RunLogger
+
+    log = RunLogger(tmp_path)
+    try:
+        log.scalars(7, {"reward/average": 0.5})
+        deadline, seen = time.monotonic() + FLUSH_SECONDS + 8, []
+        while time.monotonic() < deadline and not seen:
+            time.sleep(0.5)
+            seen = read_scalars(tmp_path).get("reward/average", [])
+        assert seen == [(7, 0.5)]  # on disk while the writer is still open
+    finally:
+        log.close()
