@@ -241,6 +241,41 @@ def known_batch() -> pg.Episodes:
 
 
 @pytest.mark.parametrize("gamma", [0.5, 1.0])
+def test_a_batch_with_more_steps_than_episodes_averages_over_episodes_or_valid_steps(gamma):
+    # T = 3 steps, N = 2 episodes: A goes right, left, right (rewards 1, 2, 3); B goes right
+    # (reward 4) and ends, its two padded steps junk. Unequal T, N and step count (4) tell the
+    # three divisors apart.
+    p = 0.7
+    lr, ll = math.log(p), math.log(1 - p)
+    obs = torch.zeros(3, 2, 1, dtype=torch.float64)
+    action = torch.tensor([[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    reward = torch.tensor([[1.0, 4.0], [2.0, 50.0], [3.0, 70.0]], dtype=torch.float64)
+    valid = torch.tensor([[True, True], [True, False], [True, False]])
+    done = torch.tensor([[False, True], [False, False], [True, False]])
+    batch = pg.Episodes(obs, action, reward, valid, done, lengths=[3, 1], returns=[6.0, 4.0])
+    g0, g1, g2 = 1 + gamma * 2 + gamma**2 * 3, 2 + gamma * 3, 3.0  # A's reward-to-go
+    episode = -(g0 * lr + gamma * g1 * ll + gamma**2 * g2 * lr + 4 * lr) / 2
+    step = -(g0 * lr + g1 * ll + g2 * lr + 4 * lr) / 4
+    for reduction, expected in (("episode", episode), ("step", step)):
+        loss = pg.episodic_loss(corridor_policy(p), batch, gamma=gamma, loss_reduction=reduction)
+        assert loss.item() == pytest.approx(expected, rel=1e-12), reduction
+
+
+@pytest.mark.parametrize("horizon", [None, 5])
+def test_state_values_follow_the_transitions_forward_on_a_hand_solved_chain(horizon):
+    # 0 -> 1 (reward 1) -> 2 (reward 10), 2 terminal; the second action is a copy of the first.
+    # v(1) = 10, v(0) = 1 + gamma * 10; transitions read backwards would give v(0) = 1.
+    p = torch.zeros(3, 2, 3, dtype=torch.float64)
+    r = torch.zeros(3, 2, 3, dtype=torch.float64)
+    p[0, :, 1], r[0, :, 1] = 1.0, 1.0
+    p[1, :, 2], r[1, :, 2] = 1.0, 10.0
+    p[2, :, 2] = 1.0
+    mdp = exact.FiniteMDP.from_tables(p, r, [1.0, 0.0, 0.0], [False, False, True])
+    values = exact.state_values(mdp, torch.full((3, 2), 0.5, dtype=torch.float64), 0.9, horizon)
+    assert values.tolist() == pytest.approx([1 + 0.9 * 10, 10.0, 0.0], rel=1e-12)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0])
 def test_the_loss_of_a_known_batch_follows_the_textbook_formula(gamma):
     p = 0.7
     policy = corridor_policy(p)

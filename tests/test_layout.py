@@ -115,3 +115,23 @@ def test_nothing_in_the_repository_writes_events_without_summary_writer():
     tracked = [*PACKAGE.rglob("*.py"), ROOT / "pyproject.toml", *(ROOT / "scripts").glob("*.py")]
     assert not [p for p in tracked if "crc32c" in Path(p).read_text()]
     assert "SummaryWriter(" in (PACKAGE / "run" / "logger.py").read_text()
+
+
+def test_a_hanging_test_fails_on_its_timeout_instead_of_holding_the_suite(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    timeout = re.search(r"^timeout = (\d+)$", (ROOT / "pyproject.toml").read_text(), re.M)
+    assert timeout and 60 <= int(timeout[1]) <= 900  # the suite's own per-test limit
+    hang = "import time\n\n\ndef test_hangs():\n    time.sleep(120)\n"
+    (tmp_path / "test_hang.py").write_text(hang)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"]
+        + ["-c", str(ROOT / "pyproject.toml"), "--rootdir", str(tmp_path)]
+        + ["-o", "timeout=2", str(tmp_path / "test_hang.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Timeout" in done.stdout + done.stderr, done.stdout
