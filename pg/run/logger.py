@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pg.run.settings import UsageError
+from pg.run.settings import UsageError, require
 
 __all__ = [
     "History",
@@ -125,6 +125,10 @@ def lock_run_dir(run_dir: Path) -> Any:
     return handle
 
 
+# how SummaryWriter names an event file: events.out.tfevents.<seconds>.<host>.<pid>.<n>
+EVENT_FILE = re.compile(r"events\.out\.tfevents\.(\d+)\..+\.\d+\.\d+")
+
+
 def rewind_events(run_dir: Path, position: Mapping[str, Any] | None, keep: Path | None) -> None:
     """Make a resumed run's event files end where its checkpoint was saved.
 
@@ -133,15 +137,29 @@ def rewind_events(run_dir: Path, position: Mapping[str, Any] | None, keep: Path 
     length at the checkpoint, and event files started after it (a resume that died before its
     first checkpoint) are removed; `keep` is the resumed run's own new file. Every step then has
     exactly one point, with no gap.
+
+    Only the files SummaryWriter writes are touched (regular files named as it names them):
+    anything else in the folder, a user's copy of an event file included, is left alone; and
+    of those, only files started after the checkpoint's own are removed.
     """
     if position is None:  # the run logged nothing
         return
-    for path in sorted(run_dir.glob("*tfevents*")):
-        if path.name == position["file"]:
-            if path.stat().st_size > position["bytes"]:
-                os.truncate(path, position["bytes"])
-        elif path.name not in position["files"] and path != keep:
-            path.unlink()
+    file, size, files = position.get("file"), position.get("bytes"), position.get("files")
+    current = EVENT_FILE.fullmatch(file) if isinstance(file, str) else None
+    require(
+        current is not None and isinstance(size, int) and size > 0 and isinstance(files, list),
+        f"the checkpoint's record of the events ({file!r} at {size!r} bytes) is not one this "
+        "program writes",
+    )
+    for path in sorted(run_dir.iterdir()):
+        named = EVENT_FILE.fullmatch(path.name)
+        if named is None or not path.is_file() or path.is_symlink() or path == keep:
+            continue
+        if path.name == file:
+            if path.stat().st_size > size:
+                os.truncate(path, size)
+        elif path.name not in files and int(named[1]) >= int(current[1]):
+            path.unlink()  # started after the checkpoint: by a resume that died before one
 
 
 def _mkdir_new(path: Path, taken: str | None) -> Path:

@@ -475,3 +475,50 @@ def test_an_env_id_with_a_module_part_is_imported_from_a_checkpoint_only_when_ty
     )
     assert code == 2 and "Beautiful is better" not in out + err, err
     assert "names a module to import" in err and "--env-id this:CartPole-v1 yourself" in err
+
+
+def test_rewinding_touches_only_the_event_files_the_run_wrote_after_its_checkpoint(tmp_path):
+    from pg.run.logger import rewind_events
+
+    def event_file(seconds: int, size: int, name_end: str = "") -> Path:
+        path = tmp_path / f"events.out.tfevents.{seconds}.host.7.0{name_end}"
+        path.write_bytes(b"x" * size)
+        return path
+
+    older = event_file(100, 50)  # the run's first part, not listed (as a forged list would)
+    current = event_file(200, 90)  # being written when the checkpoint was saved, at 60 bytes
+    died = event_file(300, 40)  # a resume that died before its first checkpoint
+    copy = event_file(200, 90, ".bak")  # the user's copy
+    folder = tmp_path / "events.out.tfevents.400.host.7.0"
+    folder.mkdir()  # a folder with an event file's name
+    keep = event_file(500, 10)  # the resumed run's own new file
+    position = {"file": current.name, "bytes": 60, "files": []}
+    rewind_events(tmp_path, position, keep=keep)
+    assert current.stat().st_size == 60 and not died.exists()
+    assert older.stat().st_size == 50 and copy.stat().st_size == 90 and folder.is_dir()
+    assert keep.exists()
+    for forged in ({**position, "bytes": 0}, {**position, "file": "notes.txt"}):
+        with pytest.raises(pg.UsageError, match="not one this program writes"):
+            rewind_events(tmp_path, forged, keep=keep)
+    assert current.stat().st_size == 60  # a forged record cuts nothing
+
+
+def test_a_resume_from_a_copied_checkpoint_file_is_refused_and_its_folder_left_alone(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    first = pg.train_reinforce(pg.HungerPolicy(), steps=4, batch_size=8, logdir="logs")
+    other = pg.train_reinforce(pg.HungerPolicy(), steps=2, batch_size=8, logdir="logs")
+    store = tmp_path / "ckpts"
+    store.mkdir()
+    shutil.copy(first.checkpoint, store / "A-step4.pt")
+    shutil.copy(other.checkpoint, store / "checkpoint.pt")  # another run's, beside it
+
+    def files():
+        return sorted((p.name, p.read_bytes()) for p in store.iterdir())
+
+    before = files()
+    args = ["--resume", "ckpts/A-step4.pt", "--steps", "8", "--batch-size", "8"]
+    code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert (code, out) == (2, "") and "resume from its run folder" in err, err
+    assert files() == before
