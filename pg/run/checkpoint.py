@@ -118,6 +118,18 @@ def restore(
     return resume.step, int(resume.state["update"])
 
 
+def check_resumable(resume: Checkpoint, processes: int) -> None:
+    """A resume writes into the checkpoint's folder, as one process: the checkpoint must be a
+    run folder's own (not a copy kept elsewhere, whose folder holds other files)."""
+    if processes != 1:
+        raise CheckpointError("resuming is for one process: a checkpoint holds rank 0's generators")
+    if resume.path.name != FILENAME:
+        raise CheckpointError(
+            f"{resume.path}: a resume continues a run folder's own {FILENAME}, in that folder; "
+            "this file is not one, and the run would write beside it: resume from its run folder"
+        )
+
+
 @contextmanager
 def fitting(path: Path) -> Iterator[None]:
     """Putting a checkpoint's state back: whatever does not fit this run (an optimiser of another

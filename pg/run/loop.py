@@ -55,7 +55,7 @@ from pg.run.logger import (
     rewind_events,
 )
 from pg.run.progress import Progress
-from pg.run.settings import RunSettings, require
+from pg.run.settings import RunSettings
 from pg.run.stopping import FiniteGuard, GracefulStop
 
 __all__ = ["Run", "RunResult", "Stateful"]
@@ -116,16 +116,8 @@ class Run:
         histogram_every: int = HISTOGRAM_EVERY,
     ):
         self.world = parallel.current()
-        require(
-            resume is None or self.world.size == 1,
-            "resuming is for one process: a checkpoint holds rank 0's generators only",
-        )
-        require(  # a resumed run writes into the checkpoint's folder: it must be the run's own
-            resume is None or resume.path.name == checkpoint.FILENAME,
-            f"{resume.path if resume else ''}: a resume continues a run folder's own "
-            f"{checkpoint.FILENAME}, in that folder; this file is not one, and the run would "
-            "write beside it: resume from its run folder",
-        )
+        if resume is not None:
+            checkpoint.check_resumable(resume, self.world.size)
         self.kind, self.settings, self.total = kind, settings, total
         self.policy, self.optimizer = policy, optimizer
         self.device = next(p for p in policy.parameters() if p.requires_grad).device
