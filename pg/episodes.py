@@ -55,7 +55,8 @@ MAX_BATCH_VALUES = 1 << 28
 
 
 class EpisodesTooLong(RunFault):
-    """A batch of episodes outgrew MAX_BATCH_VALUES before all of them ended."""
+    """A batch of episodes outgrew MAX_BATCH_VALUES, or its step limit, before all of them
+    ended."""
 
 
 class Episodes(NamedTuple):
@@ -129,12 +130,19 @@ def describe_env(env: str | Callable[[], Any], **make_kwargs: Any) -> EnvInfo:
 
 
 def collect_episodes(
-    envs: Any, policy: Policy, generator: torch.Generator, *, deterministic: bool = False
+    envs: Any,
+    policy: Policy,
+    generator: torch.Generator,
+    *,
+    deterministic: bool = False,
+    max_steps: int | None = None,
 ) -> Episodes:
     """Reset every environment and run until each has finished one episode (no gradients here).
 
     Actions are sampled from the policy's distribution; `deterministic=True` takes its most
-    likely action instead (its mean, for a Gaussian), for evaluation.
+    likely action instead (its mean, for a Gaussian), for evaluation. `max_steps` bounds the
+    environment steps of the batch in all: an environment whose episodes never end (no time
+    limit) raises `EpisodesTooLong` there instead of running on.
     """
     like = next(policy.parameters())
     obs_space, act_space = envs.single_observation_space, envs.single_action_space
@@ -162,6 +170,12 @@ def collect_episodes(
         lengths += alive
         returns += reward
         alive &= ~(terminated | truncated)
+        if max_steps is not None and alive.any() and lengths.sum() >= max_steps:
+            raise EpisodesTooLong(
+                f"{int(alive.sum())} of {n} episodes still running after {int(lengths.sum()):,} "
+                f"environment steps in all, the most this batch may take ({max_steps:,}): give "
+                "the environment a time limit (max_episode_steps), or run fewer episodes at once"
+            )
     obs_t, action_t = torch.stack([s[0] for s in steps]), torch.stack([s[1] for s in steps])
     reward_t = torch.as_tensor(
         np.stack([s[2] for s in steps]), dtype=like.dtype, device=like.device

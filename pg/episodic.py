@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 SOLVED_WINDOW = 100  # "solved": the mean return of the last 100 finished episodes reaches a target
+UPDATE_STEPS = 100_000  # environment steps an update may take at least, whatever the budget
 COLLAPSED = 0.01  # entropy below this share of its maximum (log K): the policy stopped exploring
 TARGET = ["charts/mean_return_100", "charts/target_return"]  # drawn in one chart
 
@@ -221,7 +222,8 @@ def episodic_step(
 ) -> Episodes:
     """One episodic REINFORCE update: whole episodes, each log-probability weighted by its
     discounted reward-to-go (less the value baseline, with one), one optimiser step."""
-    batch = collect_episodes(envs, policy, generator)  # the first episode of each environment
+    limit = max(settings.total_steps, UPDATE_STEPS)  # episodes that never end stop there
+    batch = collect_episodes(envs, policy, generator, max_steps=limit)  # one from each env
     lengths, returns = parallel.gather_episodes(batch)  # every process's, so all stop together
     recent.add(returns)
     run.advance(int(lengths.sum()), final=recent.solved)  # env steps; once solved, the last

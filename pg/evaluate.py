@@ -38,6 +38,7 @@ SHIPPED: dict[str, type[Policy]] = {
 }
 
 
+MAX_STEPS = 1_000_000  # environment steps an evaluation may take in all (no endless episodes)
 MAX_EPISODES = 4096  # evaluated side by side, one environment each (as episodes_per_update)
 
 
@@ -81,5 +82,7 @@ def evaluate(
     with evaluating(policy), closing(make_envs(env, episodes, **(make_kwargs or {}))) as envs:
         envs.reset(seed=seed)
         generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)
-        batch = collect_episodes(envs, policy, generator, deterministic=deterministic)
+        batch = collect_episodes(
+            envs, policy, generator, deterministic=deterministic, max_steps=MAX_STEPS
+        )
     return batch.returns

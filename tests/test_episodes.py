@@ -16,7 +16,7 @@ import torch
 from gymnasium import spaces
 
 import pg
-from pg.episodes import collect_episodes, describe_env, greedy_actions, make_envs
+from pg.episodes import EpisodesTooLong, collect_episodes, describe_env, greedy_actions, make_envs
 
 from conftest import ROOT, cartpole_policy, run_main
 from mdps import Reach
@@ -409,3 +409,35 @@ def test_evaluate_runs_the_policy_in_eval_mode_and_leaves_its_mode_as_it_was():
     assert policy.training
     assert pg.evaluate(policy, Pick, episodes=50, deterministic=True).tolist() == [1.0] * 50
     assert policy.training
+
+
+class Endless(gym.Env):
+    """An environment whose episodes never end and that has no time limit."""
+
+    observation_space = spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(1, np.float32), 1.0, False, False, {}
+
+
+def test_an_update_whose_episodes_never_end_stops_at_the_run_s_budget_in_one_error():
+    policy = pg.MLPPolicy(1, 2, hidden=(4,))
+    with pytest.raises(EpisodesTooLong) as caught:
+        pg.train_episodic(policy, Endless, total_steps=1500, episodes_per_update=64, logdir=None)
+    message = str(caught.value)
+    # the budget, or 100,000 steps when that is more: 64 x 1,563 steps is the first past it
+    assert message.startswith("64 of 64 episodes still running after 100,032 environment steps")
+    assert "(100,000)" in message and "max_episode_steps" in message
+
+
+def test_evaluating_on_episodes_that_never_end_stops_at_its_bound(monkeypatch):
+    monkeypatch.setattr(
+        sys.modules["pg.evaluate"], "MAX_STEPS", 2000
+    )  # the module, not pg.evaluate()
+    with pytest.raises(EpisodesTooLong, match="20 of 20 episodes still running after 2,000"):
+        pg.evaluate(pg.MLPPolicy(1, 2, hidden=(4,)), Endless, episodes=20)
