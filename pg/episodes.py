@@ -41,6 +41,7 @@ __all__ = [
     "EnvRandomState",
     "Episodes",
     "EpisodesTooLong",
+    "check_fits",
     "collect_episodes",
     "describe_env",
     "greedy_actions",
@@ -231,6 +232,32 @@ def _env_action(action: Tensor, space: Any) -> np.ndarray:
     if space.shape == ():  # Discrete
         return action.long().cpu().numpy()
     return np.clip(action.cpu().numpy(), space.low, space.high).astype(space.dtype)
+
+
+def check_fits(policy: Policy, info: EnvInfo) -> None:
+    """The policy must take the env's observations and give its kind of actions."""
+    if policy.obs_shape is not None:
+        takes = tuple(policy.obs_shape) == info.obs_shape
+    else:
+        takes = len(info.obs_shape) == 1 and policy.obs_dim in (None, info.obs_shape[0])
+    gives = (
+        policy.num_actions == info.num_actions
+        if info.num_actions is not None
+        else policy.act_dim == info.act_dim
+    )
+    require(
+        takes and gives,
+        f"{info.name} has observations of shape {info.obs_shape} and {actions_in_words(info)}; "
+        f"the policy takes {policy.obs_shape or (policy.obs_dim,)} and gives "
+        f"{actions_in_words(policy)}",
+    )
+
+
+def actions_in_words(has: Any) -> str:
+    """The kind of actions of an env's `EnvInfo` or of a policy, in words."""
+    if has.num_actions is not None:
+        return f"{has.num_actions} discrete actions"
+    return f"{has.act_dim}-dimensional continuous actions"
 
 
 def gymnasium() -> Any:

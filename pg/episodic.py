@@ -31,7 +31,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from pg.episodes import EnvInfo, EnvRandomState, Episodes, collect_episodes, describe_env, make_envs
+from pg.episodes import (
+    EnvInfo,
+    EnvRandomState,
+    Episodes,
+    check_fits,
+    collect_episodes,
+    describe_env,
+    make_envs,
+)
 from pg.losses import REDUCTIONS, baseline_values, episodic_loss, reward_to_go, value_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy, evaluating
@@ -338,7 +346,7 @@ def _environments(
     against the policy; and the settings, naming the environment (for `scripts/evaluate.py`)."""
     env = cfg.env_id if env is None else env
     info = describe_env(env, **(make_kwargs or {}))
-    _check_fits(policy, info)
+    check_fits(policy, info)
     envs = make_envs(env, cfg.episodes_per_update, **(make_kwargs or {}))
     envs.reset(seed=parallel.rank_seed(cfg.seed, parallel.current()))
     return dataclasses.replace(cfg, env_id=env if isinstance(env, str) else info.name), info, envs
@@ -381,24 +389,6 @@ def _result(
     )
 
 
-def _check_fits(policy: Policy, info: EnvInfo) -> None:
-    """The policy must take the env's observations and give its kind of actions."""
-    if policy.obs_shape is not None:
-        takes = tuple(policy.obs_shape) == info.obs_shape
-    else:
-        takes = len(info.obs_shape) == 1 and policy.obs_dim in (None, info.obs_shape[0])
-    gives = (
-        policy.num_actions == info.num_actions
-        if info.num_actions is not None
-        else policy.act_dim == info.act_dim
-    )
-    require(
-        takes and gives,
-        f"{info.name} has observations of shape {info.obs_shape} and {_actions(info)}; the policy "
-        f"takes {policy.obs_shape or (policy.obs_dim,)} and gives {_actions(policy)}",
-    )
-
-
 def _try_on_observations(policy: Policy, value_fn: nn.Module | None, info: EnvInfo) -> None:
     """Run the policy, and the value function if any, on two blank observations of the env's
     shape (in eval mode, no gradients): outputs of the wrong shape are refused now, with the
@@ -410,13 +400,6 @@ def _try_on_observations(policy: Policy, value_fn: nn.Module | None, info: EnvIn
     if value_fn is not None:
         with evaluating(value_fn):
             baseline_values(value_fn, obs)
-
-
-def _actions(has: Any) -> str:
-    """The kind of actions of an env's `EnvInfo` or of a policy, in words."""
-    if has.num_actions is not None:
-        return f"{has.num_actions} discrete actions"
-    return f"{has.act_dim}-dimensional continuous actions"
 
 
 def _target(setting: float | str | None, info: EnvInfo) -> tuple[float | None, str]:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pg.episodes import collect_episodes, make_envs
+from pg.episodes import check_fits, collect_episodes, describe_env, make_envs
 from pg.policy import GaussianMLPPolicy, HungerPolicy, MLPPolicy, Policy, evaluating
 from pg.run import checkpoint
 from pg.run.settings import check_int, require
@@ -79,6 +79,11 @@ def evaluate(
     """
     check_int("episodes", episodes, 1, MAX_EPISODES)
     check_int("seed", seed, 0)
+    require(
+        isinstance(policy, Policy) and any(True for _ in policy.parameters()),
+        f"policy must be a pg.Policy with parameters, got {type(policy).__name__}",
+    )
+    check_fits(policy, describe_env(env, **(make_kwargs or {})))  # before any episode runs
     with evaluating(policy), closing(make_envs(env, episodes, **(make_kwargs or {}))) as envs:
         envs.reset(seed=seed)
         generator = torch.Generator(device=next(policy.parameters()).device).manual_seed(seed)

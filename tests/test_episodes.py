@@ -441,3 +441,20 @@ def test_evaluating_on_episodes_that_never_end_stops_at_its_bound(monkeypatch):
     )  # the module, not pg.evaluate()
     with pytest.raises(EpisodesTooLong, match="20 of 20 episodes still running after 2,000"):
         pg.evaluate(pg.MLPPolicy(1, 2, hidden=(4,)), Endless, episodes=20)
+
+
+@pytest.mark.parametrize(
+    "policy, env, words",
+    [
+        (lambda: pg.MLPPolicy(6, 2), "CartPole-v1", r"has observations of shape \(4,\)"),
+        (lambda: pg.MLPPolicy(4, 2), "Acrobot-v1", "has observations of shape"),
+        (lambda: pg.MLPPolicy(1, 2), "Pendulum-v1", "1-dimensional continuous actions"),
+        (lambda: pg.Policy(), "CartPole-v1", "policy must be a pg.Policy with parameters"),
+        (lambda: torch.nn.Linear(4, 1), "CartPole-v1", "got Linear"),
+    ],
+)
+def test_evaluate_refuses_a_policy_that_does_not_fit_the_environment_before_running(
+    policy, env, words
+):
+    with pytest.raises(pg.UsageError, match=words):
+        pg.evaluate(policy(), env, episodes=2)

@@ -567,3 +567,11 @@ def test_evaluate_refuses_bad_input_in_one_line_before_loading_anything(
 def test_the_library_s_evaluate_bounds_its_episodes_too():
     with pytest.raises(pg.UsageError, match="episodes must be at most 4,096"):
         pg.evaluate(pg.MLPPolicy(4, 2), "CartPole-v1", episodes=4097)
+
+
+def test_evaluate_refuses_an_empty_env_id_instead_of_ignoring_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(
+        "evaluate", "logs/episodic/r", "--env-id", "", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert (code, out) == (2, "") and "--env-id must name an environment, got ''" in err, err

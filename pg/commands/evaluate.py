@@ -31,6 +31,7 @@ class Args:
 
     def __post_init__(self):
         require(self.run != "", "run must name a run folder or checkpoint file")
+        require(self.env_id != "", "--env-id must name an environment, got ''")
         check_int("episodes", self.episodes, 1, MAX_EPISODES)
         check_int("seed", self.seed, 0)
 
