@@ -44,7 +44,7 @@ from pg.losses import REDUCTIONS, baseline_values, episodic_loss, reward_to_go, 
 from pg.optim import make_optimizer
 from pg.policy import Policy, evaluating
 from pg.run import Run, RunResult, parallel
-from pg.run.checkpoint import Checkpoint
+from pg.run.checkpoint import Checkpoint, check_call
 from pg.run.parallel import average_gradients
 from pg.run.settings import (
     MAX_LR,
@@ -296,6 +296,7 @@ def train_episodic(
     own (observations to values), which learns as the baseline. Stops once solved, when the budget
     is spent, or after the update in progress on a signal to `stop`; `resume` continues a run.
     """
+    check_call("episodic", policy, resume, stop)
     own = settings.pop("baseline") if isinstance(settings.get("baseline"), nn.Module) else None
     cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
     if own is not None:

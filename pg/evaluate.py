@@ -50,6 +50,8 @@ def load_policy(
     Without `policy`, a shipped policy is rebuilt from what the checkpoint says; with it, the
     saved weights are loaded into that instance (which must have the same parameters).
     """
+    cuda = torch.device(device).type == "cuda"
+    require(not cuda or torch.cuda.is_available(), f"device {device} asked for, but no CUDA here")
     saved = checkpoint.load(run_or_checkpoint)
     spec = saved.state.get("policy_spec")
     if policy is None:

@@ -35,10 +35,18 @@ from pg.losses import MeanBaseline, reinforce_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy, evaluating, sample_actions, trained_bias
 from pg.run import Run, RunResult
-from pg.run.checkpoint import Checkpoint
+from pg.run.checkpoint import Checkpoint, check_call
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
-from pg.run.settings import RunSettings, check_choice, check_int, check_optimizer, resolve, setting
+from pg.run.settings import (
+    RunSettings,
+    check_choice,
+    check_int,
+    check_optimizer,
+    require,
+    resolve,
+    setting,
+)
 from pg.run.stopping import GracefulStop
 
 __all__ = [
@@ -145,14 +153,13 @@ def train_reinforce(
     """Train `policy` in place on the hunger bandit with REINFORCE; no labels are used.
 
     Settings are the fields of `ReinforceConfig`, as keyword arguments or a `config`; `env`
-    defaults to `HungerBandit()`. `resume` (a checkpoint) continues that run exactly, up to
-    `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a signal
-    arrives. Raises `UsageError` (a ValueError) for a bad setting before any training, and
-    `NonFiniteError` at the first NaN or infinity. Under torchrun every process samples its own
-    `batch_size` rounds and the gradients are averaged.
-    """
+    defaults to `HungerBandit()`; `resume` (a checkpoint) continues that run exactly; `stop` (a
+    `GracefulStop`) ends training after the current step on a signal. Bad input raises before
+    any training; `NonFiniteError` stops it at the first NaN or infinity."""
+    check_call("reinforce", policy, resume, stop)
     cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
     env = HungerBandit() if env is None else env
+    require(isinstance(env, HungerBandit), f"env must be a pg.HungerBandit, got {env!r}")
     env.check_fits(policy)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     baseline = MeanBaseline() if cfg.baseline == "mean" else None

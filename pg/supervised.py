@@ -28,7 +28,7 @@ from pg import figures
 from pg.optim import OPTIMIZERS, make_optimizer
 from pg.policy import Policy, evaluating, trained_bias
 from pg.run import Run, RunResult
-from pg.run.checkpoint import Checkpoint
+from pg.run.checkpoint import Checkpoint, check_call
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
 from pg.run.settings import RunSettings, check_int, check_optimizer, require, resolve, setting
@@ -118,6 +118,7 @@ def train_supervised(
     arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder
     before any training, and `NonFiniteError` at the first NaN or infinity.
     """
+    check_call("supervised", policy, resume, stop)
     cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
     hunger, target = _check_data(policy, hunger, target)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)

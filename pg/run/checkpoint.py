@@ -118,6 +118,27 @@ def restore(
     return resume.step, int(resume.state["update"])
 
 
+def check_call(trainer: str, policy: Any, resume: Any, stop: Any) -> None:
+    """A trainer's arguments besides its settings, checked before anything is made: a clear
+    TypeError or CheckpointError each, instead of an AttributeError from deep inside."""
+    if not (isinstance(policy, torch.nn.Module) and hasattr(policy, "distribution")):
+        raise TypeError(
+            f"policy must be a pg.Policy (subclass it and override logits), got "
+            f"{type(policy).__name__}"
+        )
+    if resume is not None and not isinstance(resume, Checkpoint):
+        raise TypeError(
+            "resume must be a checkpoint, pg.run.checkpoint.load(run_folder), got "
+            f"{type(resume).__name__}"
+        )
+    if resume is not None and resume.state["trainer"] != trainer:
+        raise CheckpointError(
+            f"{resume.path}: a checkpoint of {resume.state['trainer']} training, not {trainer}"
+        )
+    if stop is not None and not hasattr(stop, "requested"):
+        raise TypeError(f"stop must be a pg.run.GracefulStop, got {type(stop).__name__}")
+
+
 def check_resumable(resume: Checkpoint, processes: int) -> None:
     """A resume writes into the checkpoint's folder, as one process: the checkpoint must be a
     run folder's own (not a copy kept elsewhere, whose folder holds other files)."""

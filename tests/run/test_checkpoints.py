@@ -522,3 +522,33 @@ def test_a_resume_from_a_copied_checkpoint_file_is_refused_and_its_folder_left_a
     code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert (code, out) == (2, "") and "resume from its run folder" in err, err
     assert files() == before
+
+
+def test_trainers_called_with_the_wrong_kind_of_argument_say_what_they_take(tmp_path):
+    done = pg.train_reinforce(pg.HungerPolicy(), steps=2, batch_size=8, logdir=str(tmp_path))
+    data = pg.article_data()
+    cases = [
+        (lambda: pg.train_reinforce(pg.HungerPolicy(), "CartPole-v1"), ValueError, "HungerBandit"),
+        (
+            lambda: pg.train_reinforce(pg.HungerPolicy(), steps=4, resume=str(done.run_dir)),
+            TypeError,
+            r"resume must be a checkpoint, pg.run.checkpoint.load\(run_folder\), got str",
+        ),
+        (lambda: pg.train_reinforce(pg.HungerPolicy(), stop=object()), TypeError, "GracefulStop"),
+        (lambda: pg.train_supervised(torch.nn.Linear(1, 1), *data), TypeError, "got Linear"),
+        (lambda: pg.train_episodic(torch.nn.Linear(4, 1)), TypeError, "a pg.Policy"),
+        (
+            lambda: pg.train_supervised(
+                pg.HungerPolicy(), *data, steps=4, resume=checkpoint.load(done.run_dir)
+            ),
+            checkpoint.CheckpointError,
+            "a checkpoint of reinforce training, not supervised",
+        ),
+    ]
+    if not torch.cuda.is_available():
+        cases.append(
+            (lambda: pg.load_policy(done.run_dir, device="cuda"), ValueError, "no CUDA here")
+        )
+    for call, kind, words in cases:
+        with pytest.raises(kind, match=words):
+            call()
