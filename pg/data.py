@@ -75,6 +75,12 @@ def load_csv(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Tens
             f"{path}:{header_line}: missing column {', '.join(missing)}; "
             f"the header must name 'hunger' and 'p_b', got {','.join(names)}"
         )
+    twice = [c for c in COLUMNS if names.count(c) > 1]
+    if twice:
+        raise DataError(
+            f"{path}:{header_line}: column {', '.join(twice)} is named more than once; which one "
+            "holds the data is not clear"
+        )
     index = [names.index(c) for c in COLUMNS]
     if len(numbered) == 1:
         raise DataError(f"{path}: no data rows after the header")

@@ -30,6 +30,7 @@ def test_a_csv_file_with_extra_columns_and_blank_lines_loads(tmp_path):
     "text, where, words",
     [
         ("hunger,target\n0.1,0\n", ":1:", "missing column p_b"),
+        ("hunger,p_b,p_b\n0.1,0,1\n", ":1:", "column p_b is named more than once"),
         ("hunger,p_b\n0.1,0\nhalf,1\n", ":3:", "hunger must be a number, got 'half'"),
         ("hunger,p_b\n0.1,1.5\n", ":2:", "p_b must be in [0, 1], got 1.5"),
         ("hunger,p_b\n-0.1,1\n", ":2:", "hunger must be in [0, 1]"),
