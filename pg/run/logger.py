@@ -162,6 +162,18 @@ def rewind_events(run_dir: Path, position: Mapping[str, Any] | None, keep: Path 
             path.unlink()  # started after the checkpoint: by a resume that died before one
 
 
+def discard_empty_run(run_dir: Path) -> None:
+    """Remove a run folder that holds no work (its settings, lock and event files only, written
+    before a signal stopped the run ahead of its first update), so its name is free again.
+    Anything else in it, and it stays."""
+    files = list(run_dir.iterdir())
+    ours = {"config.json", LOCK_FILE}
+    if all(p.is_file() and (p.name in ours or EVENT_FILE.fullmatch(p.name)) for p in files):
+        for path in files:
+            path.unlink()
+        run_dir.rmdir()
+
+
 def _mkdir_new(path: Path, taken: str | None) -> Path:
     try:
         path.mkdir()

@@ -382,3 +382,38 @@ def wait_until_sigint_is_held_back(pid: int) -> None:
             return
         time.sleep(0.002)
     raise AssertionError(f"process {pid} never held SIGINT back")
+
+
+def test_a_signal_before_the_first_update_saves_nothing_and_frees_the_run_name(
+    tmp_path, monkeypatch, capsys
+):
+    check_fits = pg.HungerBandit.check_fits
+
+    def ctrl_c_while_setting_up(self, policy):  # after the signal handler, before any step
+        check_fits(self, policy)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(pg.HungerBandit, "check_fits", ctrl_c_while_setting_up)
+    monkeypatch.chdir(tmp_path)
+    args = ["--run-name", "r", "--quiet"]
+    code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 130 and "Traceback" not in err, err
+    assert out == "stopped by SIGINT before the first update: nothing was trained or saved\n"
+    assert not (tmp_path / "logs" / "reinforce" / "r").exists()  # the name is free again
+    monkeypatch.setattr(pg.HungerBandit, "check_fits", check_fits)
+    code, out, err = run_main(
+        "train_reinforce", *args, "--steps", "3", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0 and out.startswith("final bias"), err
+
+
+def test_a_run_folder_with_anything_else_in_it_is_never_discarded(tmp_path):
+    from pg.run.logger import discard_empty_run
+
+    for extra in ("notes.txt", "checkpoint.pt"):
+        run_dir = tmp_path / extra.replace(".", "_")
+        run_dir.mkdir()
+        for name in ("config.json", ".lock", "events.out.tfevents.1.host.2.0", extra):
+            (run_dir / name).write_text("x")
+        discard_empty_run(run_dir)
+        assert len(list(run_dir.iterdir())) == 4  # all kept
