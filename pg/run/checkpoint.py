@@ -115,7 +115,40 @@ def restore(
     restore_policy(policy, resume.state["policy"], resume.path)
     with fitting(resume.path):
         optimizer.load_state_dict(resume.state["optimizer"])
+    check_optimizer_state(optimizer, resume.path)
     return resume.step, int(resume.state["update"])
+
+
+def check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    """After loading: the optimiser's settings are those its class takes, of the types and signs
+    it expects, and its per-parameter state has the parameters' shapes; otherwise the next step
+    would fail (Adam without `betas`) or go wrong silently (a negative momentum)."""
+    name = type(optimizer).__name__
+    for group in optimizer.param_groups:
+        for key, default in optimizer.defaults.items():
+            value = group.get(key, KeyError)
+            numbers = value if isinstance(value, (tuple, list)) else [value]
+            fits = value is not KeyError and (
+                default is None or isinstance(value, type(default)) or type(default) is float
+            )
+            fits = fits and all(
+                isinstance(x, bool) or not isinstance(x, (int, float)) or (0 <= x < math.inf)
+                for x in numbers
+            )
+            if not fits:
+                got = "missing" if value is KeyError else f"{value!r}, not usable"
+                raise CheckpointError(f"{path}: the {name} setting {key} is {got}")
+        unknown = set(group) - set(optimizer.defaults) - {"params", "initial_lr"}
+        if unknown:
+            raise CheckpointError(f"{path}: {', '.join(sorted(unknown))} is not a {name} setting")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for param in params:
+        for key, value in optimizer.state.get(param, {}).items():
+            if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape != param.shape:
+                raise CheckpointError(
+                    f"{path}: the {name} state {key} has shape {tuple(value.shape)}, its "
+                    f"parameter {tuple(param.shape)}"
+                )
 
 
 def check_call(trainer: str, policy: Any, resume: Any, stop: Any) -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import pg
 from pg.run import checkpoint, cli
+from pg.run.checkpoint import Checkpoint
 
 from conftest import read_scalars, run_main, run_script, script_module
 
@@ -552,3 +553,53 @@ def test_trainers_called_with_the_wrong_kind_of_argument_say_what_they_take(tmp_
     for call, kind, words in cases:
         with pytest.raises(kind, match=words):
             call()
+
+
+def resealed(run_dir: Path, edit) -> Checkpoint:
+    """The run's checkpoint with `edit(state)` applied and sealed again (a valid checksum), as a
+    hand-edited or tampered file would be."""
+    state = checkpoint.load(run_dir).state
+    edit(state)
+    return checkpoint.save(run_dir, state)
+
+
+def drop_betas(state):
+    del state["optimizer"]["param_groups"][0]["betas"]
+
+
+def negative_momentum(state):
+    state["optimizer"]["param_groups"][0]["momentum"] = -0.5
+
+
+def wrong_shape(state):
+    state["optimizer"]["state"][0]["exp_avg"] = torch.zeros(3)
+
+
+@pytest.mark.parametrize(
+    "optimizer, edit, words",
+    [
+        ("adam", drop_betas, "the Adam setting betas is missing"),
+        ("sgd", negative_momentum, "the SGD setting momentum is -0.5"),
+        ("adam", wrong_shape, "the Adam state exp_avg has shape (3,), its parameter ()"),
+    ],
+)
+def test_an_edited_optimiser_state_is_refused_in_one_line_before_training(
+    tmp_path, optimizer, edit, words
+):
+    settings = {"optimizer": optimizer, "lr": 0.5, "batch_size": 8, "logdir": str(tmp_path)}
+    first = pg.train_reinforce(pg.HungerPolicy(), steps=3, **settings)
+    edited = resealed(first.run_dir, edit)
+    with pytest.raises(checkpoint.CheckpointError) as caught:
+        pg.train_reinforce(pg.HungerPolicy(), steps=6, resume=edited, **settings)
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_an_adam_state_put_into_an_sgd_run_is_refused(tmp_path):
+    adam = pg.train_reinforce(
+        pg.HungerPolicy(), steps=3, optimizer="adam", lr=0.5, batch_size=8, logdir=str(tmp_path)
+    )
+    sgd = pg.train_reinforce(pg.HungerPolicy(), steps=3, batch_size=8, logdir=str(tmp_path))
+    foreign = checkpoint.load(adam.run_dir).state["optimizer"]
+    edited = resealed(sgd.run_dir, lambda state: state.__setitem__("optimizer", foreign))
+    with pytest.raises(checkpoint.CheckpointError, match="the SGD setting momentum is missing"):
+        pg.train_reinforce(pg.HungerPolicy(), steps=6, batch_size=8, resume=edited)
