@@ -212,7 +212,9 @@ class RecentReturns:
         return {"returns": list(self.returns), "episodes": self.episodes, "best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.returns.extend(float(r) for r in state["returns"])
+        returns = [float(r) for r in state["returns"]]
+        require(all(math.isfinite(r) for r in returns), "its recent returns are not all finite")
+        self.returns.extend(returns)
         self.episodes = int(state["episodes"])
         self.best = float(state.get("best", -math.inf))  # older checkpoints: from here on
 

@@ -603,3 +603,40 @@ def test_an_adam_state_put_into_an_sgd_run_is_refused(tmp_path):
     edited = resealed(sgd.run_dir, lambda state: state.__setitem__("optimizer", foreign))
     with pytest.raises(checkpoint.CheckpointError, match="the SGD setting momentum is missing"):
         pg.train_reinforce(pg.HungerPolicy(), steps=6, batch_size=8, resume=edited)
+
+
+@pytest.mark.parametrize(
+    "script, kind, field, value",
+    [
+        ("train_reinforce", "reinforce", "stochastic_portions", "no"),  # a string read as true
+        ("train_reinforce", "reinforce", "lr", "10"),
+        ("train_reinforce", "reinforce", "batch_size", 8.5),
+        ("train_supervised", "supervised", "data", 5),
+    ],
+)
+def test_a_checkpoint_whose_settings_were_edited_to_the_wrong_type_is_refused_by_the_program(
+    tmp_path, monkeypatch, capsys, script, kind, field, value
+):
+    monkeypatch.chdir(tmp_path)
+    flags = ["--steps", "3", "--run-name", "r", "--quiet", "--no-figure"]
+    assert run_main(script, *flags, monkeypatch=monkeypatch, capsys=capsys)[0] == 0
+    run_dir = tmp_path / "logs" / kind / "r"
+    assert field in checkpoint.load(run_dir).state["settings"]
+    resealed(run_dir, lambda state: state["settings"].__setitem__(field, value))
+    code, out, err = run_main(
+        script, "--resume", str(run_dir), "--steps", "6", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert f"the run's setting {field} is {value!r}, not of its type" in err
+
+
+def test_recent_returns_that_are_not_finite_are_refused_on_resume(tmp_path):
+    settings = {"total_steps": 600, "logdir": str(tmp_path), "baseline": "none"}
+    first = pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), **settings)
+    edited = resealed(
+        first.run_dir, lambda state: state["recent"]["returns"].__setitem__(0, float("nan"))
+    )
+    with pytest.raises(checkpoint.CheckpointError, match="recent returns are not all finite"):
+        pg.train_episodic(
+            pg.MLPPolicy(4, 2, hidden=(8,)), **{**settings, "total_steps": 1200}, resume=edited
+        )
