@@ -155,8 +155,13 @@ def collect_episodes(
     held = 0
     while alive.any():
         o = _obs_tensor(obs, obs_space, like)  # (N, *obs_shape)
+        if not bool(torch.isfinite(o).all()):
+            raise RunFault(
+                f"the environment returned an observation that is not finite (NaN or infinity) "
+                f"after {len(steps)} steps; a policy cannot act on it"
+            )
         with torch.no_grad():
-            dist = policy.distribution(o)
+            dist = policy.distribution(o, check_values=False)  # checked just above
             action = greedy_actions(dist) if deterministic else sample_actions(dist, generator)
         obs, reward, terminated, truncated, _ = envs.step(_env_action(action, act_space))
         reward = np.where(alive, reward, 0.0)
@@ -222,15 +227,15 @@ class EnvRandomState:
 def _obs_tensor(obs: np.ndarray, space: Any, like: Tensor) -> Tensor:
     """A batch of observations as the policy takes them: floats, Discrete ones one-hot."""
     if space.shape == ():  # Discrete (`describe_env` lets no 0-dim Box through)
-        index = torch.as_tensor(obs, dtype=torch.long, device=like.device)  # (N,)
+        index = torch.as_tensor(obs - space.start, dtype=torch.long, device=like.device)  # (N,)
         return torch.nn.functional.one_hot(index, int(space.n)).to(like.dtype)  # (N, n)
     return torch.as_tensor(obs, dtype=like.dtype, device=like.device)
 
 
 def _env_action(action: Tensor, space: Any) -> np.ndarray:
     """Actions as the environment takes them: integers, or floats clipped to the Box's bounds."""
-    if space.shape == ():  # Discrete
-        return action.long().cpu().numpy()
+    if space.shape == ():  # Discrete: the policy's 0..n-1 are the space's start..start+n-1
+        return action.long().cpu().numpy() + int(space.start)
     return np.clip(action.cpu().numpy(), space.low, space.high).astype(space.dtype)
 
 

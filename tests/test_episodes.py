@@ -17,6 +17,7 @@ from gymnasium import spaces
 
 import pg
 from pg.episodes import EpisodesTooLong, collect_episodes, describe_env, greedy_actions, make_envs
+from pg.run.stopping import RunFault
 
 from conftest import ROOT, cartpole_policy, run_main
 from mdps import Reach
@@ -458,3 +459,49 @@ def test_evaluate_refuses_a_policy_that_does_not_fit_the_environment_before_runn
 ):
     with pytest.raises(pg.UsageError, match=words):
         pg.evaluate(policy(), env, episodes=2)
+
+
+class Shifted(gym.Env):
+    """Discrete spaces that start at 10: observation 10 or 11, actions 10 and 11; action 11 pays
+    when the observation is 11."""
+
+    observation_space = spaces.Discrete(2, start=10)
+    action_space = spaces.Discrete(2, start=10)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._obs = int(self.np_random.integers(10, 12))
+        return self._obs, {}
+
+    def step(self, action):
+        assert action in (10, 11), action  # the env sees its own action values
+        return self._obs, float(action == self._obs), True, False, {}
+
+
+def test_discrete_spaces_that_do_not_start_at_zero_map_to_the_policy_s_actions_and_inputs():
+    policy = pg.MLPPolicy(obs_dim=2, num_actions=2, hidden=())
+    with torch.no_grad():  # action 1 (the env's 11) when the one-hot says 11, else action 0
+        policy.net[0].weight.copy_(torch.tensor([[-5.0, 5.0]]))
+        policy.net[0].bias.zero_()
+    returns = pg.evaluate(policy, Shifted, episodes=50, deterministic=True)
+    assert returns.tolist() == [1.0] * 50
+
+
+class NanAfterTwo(gym.Env):
+    observation_space = spaces.Box(-1.0, 1.0, (1,), np.float32)
+    action_space = spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self._t += 1
+        obs = np.full(1, np.nan if self._t >= 2 else 0.0, np.float32)
+        return obs, 0.0, self._t >= 5, False, {}
+
+
+def test_an_observation_that_is_not_finite_stops_collecting_with_one_clear_fault():
+    with pytest.raises(RunFault, match="not finite .* after 2 steps"):
+        pg.evaluate(pg.MLPPolicy(1, 2, hidden=(4,)), NanAfterTwo, episodes=3)
