@@ -163,7 +163,7 @@ def collect_episodes(
         with torch.no_grad():
             dist = policy.distribution(o, check_values=False)  # checked just above
             action = greedy_actions(dist) if deterministic else sample_actions(dist, generator)
-        obs, reward, terminated, truncated, _ = envs.step(_env_action(action, act_space))
+        obs, reward, terminated, truncated = _step(envs, action, act_space, len(steps))
         reward = np.where(alive, reward, 0.0)
         steps.append((o, action, reward, alive.copy()))
         held += o.numel() + action.numel() + 2 * n
@@ -222,6 +222,17 @@ class EnvRandomState:
             rng = np.random.Generator(getattr(np.random, saved["bit_generator"])())
             rng.bit_generator.state = saved
             env.np_random = rng
+
+
+def _step(envs: Any, action: Tensor, space: Any, done: int) -> tuple:
+    """One step of every environment; a failure in the environment's own code (a user's, say)
+    is one RunFault naming it, after `done` steps."""
+    try:
+        obs, reward, terminated, truncated, _ = envs.step(_env_action(action, space))
+    except Exception as error:
+        what = f"{type(error).__name__}: {_first_line(error)}"
+        raise RunFault(f"the environment's step failed after {done} steps: {what}") from None
+    return obs, reward, terminated, truncated
 
 
 def _obs_tensor(obs: np.ndarray, space: Any, like: Tensor) -> Tensor:
@@ -291,5 +302,12 @@ def _making(name: str) -> Iterator[None]:
     except UsageError:
         raise
     except (gym.error.Error, ImportError, TypeError, ValueError, AttributeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UsageError(f"cannot make environment {name}: {first}") from None
+        raise UsageError(f"cannot make environment {name}: {_first_line(error)}") from None
+    except (Exception, SystemExit) as error:  # a user's module: a SyntaxError, a sys.exit(3)
+        what = f"{type(error).__name__}: {_first_line(error)}"
+        raise UsageError(f"cannot make environment {name}: its code raised {what}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

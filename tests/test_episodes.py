@@ -505,3 +505,41 @@ class NanAfterTwo(gym.Env):
 def test_an_observation_that_is_not_finite_stops_collecting_with_one_clear_fault():
     with pytest.raises(RunFault, match="not finite .* after 2 steps"):
         pg.evaluate(pg.MLPPolicy(1, 2, hidden=(4,)), NanAfterTwo, episodes=3)
+
+
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("def broken(:\n", "its code raised SyntaxError"),
+        ("import sys\nsys.exit(3)\n", "its code raised SystemExit: 3"),
+        ("raise RuntimeError('no licence')\n", "its code raised RuntimeError: no licence"),
+    ],
+)
+def test_a_user_s_env_module_that_fails_to_import_is_one_line_naming_it(
+    tmp_path, monkeypatch, source, words
+):
+    (tmp_path / "bad_envs.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(pg.UsageError) as caught:
+        describe_env("bad_envs:Broken-v0")
+    message = str(caught.value)
+    assert message.startswith("cannot make environment 'bad_envs:Broken-v0'") and words in message
+    assert "\n" not in message
+
+
+class FailsInStep(NanAfterTwo):
+    def step(self, action):
+        raise KeyError("wheel")
+
+
+class OldApi(NanAfterTwo):
+    def step(self, action):  # gym's old 4-tuple
+        return np.zeros(1, np.float32), 0.0, True, {}
+
+
+@pytest.mark.parametrize("env, words", [(FailsInStep, "KeyError: 'wheel'"), (OldApi, "Error")])
+def test_an_environment_whose_step_fails_stops_with_one_fault_naming_the_error(env, words):
+    with pytest.raises(RunFault) as caught:
+        pg.evaluate(pg.MLPPolicy(1, 2, hidden=(4,)), env, episodes=2)
+    message = str(caught.value)
+    assert message.startswith("the environment's step failed after 0 steps: ") and words in message
