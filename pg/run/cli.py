@@ -17,6 +17,7 @@ import signal
 import sys
 import types
 import typing
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -239,7 +240,13 @@ def run(main: Callable[..., int | None], **defaults: Any) -> int:
     try:
         if hasattr(signal, "pthread_sigmask"):  # a Ctrl-C held back during the imports lands here
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-        return main(**defaults) or 0
+        # warnings wait for the end: shown after a run that succeeds, dropped before an error's
+        # one line (a numpy or gymnasium warning about the very thing the error names)
+        with warnings.catch_warnings(record=True) as caught:
+            code = main(**defaults) or 0
+        for w in caught:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        return code
     except UsageError as e:
         print(f"{program_name()}: error: {e}", file=sys.stderr)
         return 2

@@ -176,3 +176,31 @@ def test_help_shows_examples_the_way_the_program_was_started(monkeypatch, capsys
         assert example in out
     if argv0.startswith("/venv"):
         assert "scripts/" not in out  # nothing a pip user without the checkout cannot run
+
+
+@pytest.mark.parametrize("fails", [True, False])
+def test_warnings_wait_for_the_end_shown_after_success_and_dropped_before_an_error(
+    monkeypatch, capsys, fails
+):
+    import warnings
+
+    from pg.run import cli
+    from pg.run.settings import UsageError
+
+    def main():
+        warnings.warn("overflow encountered in exp", RuntimeWarning, stacklevel=1)
+        if fails:
+            raise UsageError("the weights are not finite")
+        print("done")
+
+    monkeypatch.setattr(sys, "argv", ["train_reinforce.py"])
+    with warnings.catch_warnings(record=True) as shown:  # what reaches the user
+        warnings.simplefilter("always")
+        code = cli.run(main)
+    out, err = capsys.readouterr()
+    if fails:
+        assert code == 2 and err == "train_reinforce.py: error: the weights are not finite\n"
+        assert shown == []
+    else:
+        assert code == 0 and out == "done\n"
+        assert [str(w.message) for w in shown] == ["overflow encountered in exp"]
