@@ -41,6 +41,10 @@ def article_data(dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
 def load_csv(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Read (hunger, p_b) tensors of shape (N,) from a CSV file with a `hunger,p_b` header."""
     path = Path(path)
+    try:
+        path.exists()
+    except OSError as e:  # a name too long for the file system, say
+        raise DataError(f"{str(path)[:80]}...: cannot be read ({e.strerror})") from None
     if (
         path.exists() and not path.is_dir() and not path.is_file()
     ):  # a FIFO would block, /dev/zero never end

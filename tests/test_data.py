@@ -96,3 +96,8 @@ def test_excels_utf8_mark_is_read_and_a_typo_with_an_underscore_is_refused(tmp_p
     typo.write_text("hunger,p_b\n0_1,0\n")
     with pytest.raises(pg.DataError, match="typo.csv:2: hunger must be a number, got '0_1'"):
         pg.load_csv(typo)
+
+
+def test_a_file_name_too_long_for_the_file_system_is_refused_as_bad_input(tmp_path):
+    with pytest.raises(pg.DataError, match="cannot be read"):
+        pg.load_csv(tmp_path / ("a" * 300 + ".csv"))
