@@ -17,6 +17,7 @@ and reaches -10 in a few dozen steps.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -135,6 +136,7 @@ def train_supervised(
         record={"examples": len(target)},
         rows=len(target),
         show={"loss": "loss/mse"},
+        state={"data": DataFingerprint(hunger, target)},  # a resume must train on the same data
     )
     with run:
         for _ in run.steps():
@@ -146,6 +148,24 @@ def train_supervised(
             figure = _mse_curve(policy, hunger, target, path)
             run.log_figure("figures/mse_vs_bias", figure, "mse_vs_bias.png")
     return SupervisedResult(loss=final_loss, steps=run.step, **run.outcome())
+
+
+class DataFingerprint:
+    """The SHA-256 of the training data, saved in checkpoints: a resume with other data (a CSV
+    file edited since, say) is refused instead of silently training on something else."""
+
+    def __init__(self, hunger: Tensor, target: Tensor):
+        data = torch.cat([hunger.reshape(-1), target]).to("cpu", torch.float64)
+        self.sha256 = hashlib.sha256(data.numpy().tobytes()).hexdigest()
+
+    def state_dict(self) -> dict[str, str]:
+        return {"sha256": self.sha256}
+
+    def load_state_dict(self, state: dict[str, str]) -> None:
+        require(
+            state["sha256"] == self.sha256,
+            "the training data differ from the data the run trained on (edited since?)",
+        )
 
 
 def _check_data(policy: Policy, hunger: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:

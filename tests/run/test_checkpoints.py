@@ -640,3 +640,20 @@ def test_recent_returns_that_are_not_finite_are_refused_on_resume(tmp_path):
         pg.train_episodic(
             pg.MLPPolicy(4, 2, hidden=(8,)), **{**settings, "total_steps": 1200}, resume=edited
         )
+
+
+def test_a_resume_on_data_edited_since_the_run_is_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "labels.csv").write_text("hunger,p_b\n0.1,0\n0.9,1\n")
+    flags = ["--data", "labels.csv", "--run-name", "r", "--quiet", "--no-figure"]
+    code, out, err = run_main(
+        "train_supervised", *flags, "--steps", "3", monkeypatch=monkeypatch, capsys=capsys
+    )
+    assert code == 0, err
+    (tmp_path / "labels.csv").write_text("hunger,p_b\n0.1,0\n0.9,0\n")  # a label changed
+    resume = ["--resume", "logs/supervised/r", "--steps", "6"]
+    code, out, err = run_main("train_supervised", *resume, monkeypatch=monkeypatch, capsys=capsys)
+    assert (code, out) == (2, "") and "the training data differ" in err, err
+    (tmp_path / "labels.csv").write_text("hunger,p_b\n0.1,0\n0.9,1\n")  # as it was: resumes
+    code, out, err = run_main("train_supervised", *resume, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0 and "\nfinal bias" in out, err
