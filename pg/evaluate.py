@@ -60,7 +60,8 @@ def load_policy(
             f"{saved.path}: the run trained a policy class of your own; build one and pass it: "
             "pg.load_policy(run, policy=MyPolicy(...))",
         )
-        policy = SHIPPED[spec["class"]](**{k: v for k, v in spec.items() if k != "class"})
+        with checkpoint.fitting(saved.path):  # a policy description edited by hand, say
+            policy = SHIPPED[spec["class"]](**{k: v for k, v in spec.items() if k != "class"})
     checkpoint.restore_policy(policy, saved.state["policy"], saved.path)
     return policy.to(device).eval()
 

@@ -657,3 +657,20 @@ def test_a_resume_on_data_edited_since_the_run_is_refused(tmp_path, monkeypatch,
     (tmp_path / "labels.csv").write_text("hunger,p_b\n0.1,0\n0.9,1\n")  # as it was: resumes
     code, out, err = run_main("train_supervised", *resume, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 0 and "\nfinal bias" in out, err
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"activation": "swish"},  # not one of ACTIVATIONS
+        {"hidden": "64"},  # a string, not widths
+        {"colour": "red"},  # not an argument of the class
+    ],
+)
+def test_a_policy_description_edited_in_a_checkpoint_is_refused_by_load_policy(tmp_path, edit):
+    result = pg.train_episodic(
+        pg.MLPPolicy(4, 2, hidden=(8,)), total_steps=300, logdir=str(tmp_path), baseline="none"
+    )
+    resealed(result.run_dir, lambda state: state["policy_spec"].update(edit))
+    with pytest.raises(checkpoint.CheckpointError, match="does not fit this run"):
+        pg.load_policy(result.run_dir)
