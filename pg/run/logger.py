@@ -110,7 +110,10 @@ def lock_run_dir(run_dir: Path) -> Any:
     """Hold the run folder for this process until the returned file is closed (or the process
     ends, however it ends): a second process training into the same folder at once, such as two
     resumes of one run, is refused instead of interleaving both runs' events and checkpoints."""
-    handle = (run_dir / LOCK_FILE).open("a")
+    lock = run_dir / LOCK_FILE
+    if lock.is_symlink() or (lock.exists() and not lock.is_file()):  # a FIFO would block open()
+        raise UsageError(f"{lock} is not a regular file; remove it to use this run folder")
+    handle = lock.open("a")
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks here; runs are still never overwritten

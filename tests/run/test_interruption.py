@@ -417,3 +417,11 @@ def test_a_run_folder_with_anything_else_in_it_is_never_discarded(tmp_path):
             (run_dir / name).write_text("x")
         discard_empty_run(run_dir)
         assert len(list(run_dir.iterdir())) == 4  # all kept
+
+
+def test_a_lock_file_that_is_a_fifo_is_refused_instead_of_blocking(tmp_path):
+    from pg.run.logger import lock_run_dir
+
+    os.mkfifo(tmp_path / ".lock")  # open() on it would wait for a writer for ever
+    with pytest.raises(pg.UsageError, match="is not a regular file"):
+        lock_run_dir(tmp_path)
