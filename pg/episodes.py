@@ -81,6 +81,7 @@ class EnvInfo:
     num_actions: int | None  # Discrete actions, else None
     act_dim: int | None  # 1-d Box actions, else None
     reward_threshold: float | None  # the env's own "solved" return (its spec), if it has one
+    max_episode_steps: int | None = None  # its time limit (its spec), if it has one
 
 
 def make_envs(env: str | Callable[[], Any], num_envs: int, **make_kwargs: Any) -> Any:
@@ -127,6 +128,7 @@ def describe_env(env: str | Callable[[], Any], **make_kwargs: Any) -> EnvInfo:
         num_actions=int(act_space.n) if discrete else None,
         act_dim=None if discrete else int(act_space.shape[0]),
         reward_threshold=None if threshold is None else float(threshold),
+        max_episode_steps=getattr(spec, "max_episode_steps", None) if spec is not None else None,
     )
 
 

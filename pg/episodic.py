@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections import deque
 from collections.abc import Callable
 from contextlib import closing
@@ -308,6 +309,7 @@ def train_episodic(
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     value_fn, value_optimizer = _value_baseline(cfg, info, own, next(policy.parameters()))
     _try_on_observations(policy, value_fn, info)  # a misfit is refused before the run folder
+    _check_memory(cfg, info, [policy, value_fn])
     recent = RecentReturns(target)
     learned = {"value": value_fn, "value_optimizer": value_optimizer} if value_fn else {}
     run = Run(
@@ -389,6 +391,27 @@ def _result(
         entropy=entropy,
         entropy_collapsed=collapsed,
         **run.outcome(),
+    )
+
+
+def _check_memory(cfg: EpisodicConfig, info: EnvInfo, modules: list[nn.Module | None]) -> None:
+    """Refuse a run whose update could not fit in memory, before it starts: the steps an update
+    may hold (N episodes of the env's time limit, at most UPDATE_STEPS or the budget) times the
+    widths of the networks' layers, for activations, their gradients and slack."""
+    steps = max(cfg.total_steps, UPDATE_STEPS)
+    if info.max_episode_steps is not None:
+        steps = min(steps, cfg.episodes_per_update * info.max_episode_steps)
+    layers = [m for module in modules if module is not None for m in module.modules()]
+    width = math.prod(info.obs_shape) + sum(
+        m.out_features for m in layers if isinstance(m, nn.Linear)
+    )
+    need = steps * width * 4 * 3  # float32: forward, backward and slack
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    require(
+        not have or need <= have / 2,
+        f"an update may hold {steps:,} steps through layers {width:,} wide in all: about "
+        f"{need / 2**30:.0f} GiB, more than half of this machine's {have / 2**30:.0f} GiB; use "
+        "fewer --episodes-per-update or narrower --hidden",
     )
 
 

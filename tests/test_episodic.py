@@ -653,3 +653,17 @@ def test_each_episode_gets_the_next_number_in_the_order_the_episodes_ended():
         (13, 30.0, 3),
         (14, 31.0, 3),
     ]
+
+
+def test_a_run_whose_update_could_not_fit_in_memory_is_refused_before_it_starts(
+    tmp_path, monkeypatch
+):
+    page, pages = 4096, 4 * 2**30 // 4096  # a machine of 4 GiB
+    monkeypatch.setattr("pg.episodic.os.sysconf", lambda name: page if "SIZE" in name else pages)
+    wide = pg.MLPPolicy(4, 2, hidden=(4096,))
+    # 256 CartPoles of up to 500 steps: 128,000 steps x (4 + 4,097 + 129) wide x 12 bytes
+    with pytest.raises(pg.UsageError, match="about 6 GiB, more than half of this machine's 4 GiB"):
+        pg.train_episodic(wide, episodes_per_update=256, logdir=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    result = pg.train_episodic(cartpole_policy(), total_steps=200, logdir=None)  # the defaults fit
+    assert result.env_steps >= 200
