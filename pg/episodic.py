@@ -73,7 +73,7 @@ __all__ = [
 ]
 
 SOLVED_WINDOW = 100  # "solved": the mean return of the last 100 finished episodes reaches a target
-UPDATE_STEPS = 100_000  # environment steps an update may take at least, whatever the budget
+UPDATE_STEPS = 1_000_000  # environment steps an update may take at least, whatever the budget
 COLLAPSED = 0.01  # entropy below this share of its maximum (log K): the policy stopped exploring
 TARGET = ["charts/mean_return_100", "charts/target_return"]  # drawn in one chart
 
@@ -411,7 +411,8 @@ def _check_memory(cfg: EpisodicConfig, info: EnvInfo, modules: list[nn.Module | 
         not have or need <= have / 2,
         f"an update may hold {steps:,} steps through layers {width:,} wide in all: about "
         f"{need / 2**30:.0f} GiB, more than half of this machine's {have / 2**30:.0f} GiB; use "
-        "fewer --episodes-per-update or narrower --hidden",
+        "fewer --episodes-per-update or narrower --hidden"
+        + ("" if info.max_episode_steps else ", or give the environment a time limit"),
     )
 
 

@@ -426,12 +426,13 @@ class Endless(gym.Env):
         return np.zeros(1, np.float32), 1.0, False, False, {}
 
 
-def test_an_update_whose_episodes_never_end_stops_at_the_run_s_budget_in_one_error():
+def test_an_update_whose_episodes_never_end_stops_at_the_run_s_budget_in_one_error(monkeypatch):
+    monkeypatch.setattr("pg.episodic.UPDATE_STEPS", 100_000)  # 1,000,000: the same, 10 x slower
     policy = pg.MLPPolicy(1, 2, hidden=(4,))
     with pytest.raises(EpisodesTooLong) as caught:
         pg.train_episodic(policy, Endless, total_steps=1500, episodes_per_update=64, logdir=None)
     message = str(caught.value)
-    # the budget, or 100,000 steps when that is more: 64 x 1,563 steps is the first past it
+    # the budget, or UPDATE_STEPS when that is more: 64 x 1,563 steps is the first past it
     assert message.startswith("64 of 64 episodes still running after 100,032 environment steps")
     assert "(100,000)" in message and "max_episode_steps" in message
 
