@@ -522,6 +522,16 @@ def test_a_short_cartpole_run_learns_far_beyond_the_random_policy():
     assert last > 60 and np.isfinite(result.history["loss/episodic"]).all()
 
 
+# one SGD step (lr 0.1) on the first episodes of 4 CartPoles seeded 7, which a test redoes by hand
+ONE_SGD_UPDATE = {
+    "total_steps": 1,
+    "episodes_per_update": 4,
+    "seed": 7,
+    "optimizer": "sgd",
+    "lr": 0.1,
+}
+
+
 @pytest.mark.parametrize(
     "settings",
     [
@@ -531,17 +541,7 @@ def test_a_short_cartpole_run_learns_far_beyond_the_random_policy():
 )
 def test_one_update_of_the_trainer_is_one_step_down_the_episodic_loss_with_its_settings(settings):
     trained = cartpole_policy(3)
-    pg.train_episodic(
-        trained,
-        total_steps=1,
-        episodes_per_update=4,
-        seed=7,
-        optimizer="sgd",
-        lr=0.1,
-        baseline="none",
-        logdir=None,
-        **settings,
-    )
+    pg.train_episodic(trained, baseline="none", logdir=None, **ONE_SGD_UPDATE, **settings)
 
     def by_hand(**loss_settings) -> list[torch.Tensor]:
         policy = cartpole_policy(3)
@@ -561,19 +561,8 @@ def test_one_update_of_the_trainer_is_one_step_down_the_episodic_loss_with_its_s
 def test_one_update_with_a_value_baseline_weights_by_the_old_values_then_fits_them(normalize):
     settings = {"loss_reduction": "episode", "normalize_returns": normalize, "gamma": 0.9}
     trained = cartpole_policy(3)  # the trainer builds its ValueMLP next, from the same stream
-    pg.train_episodic(
-        trained,
-        total_steps=1,
-        episodes_per_update=4,
-        seed=7,
-        optimizer="sgd",
-        lr=0.1,
-        baseline="value",
-        value_lr=0.01,
-        value_updates=3,
-        value_hidden=(8,),
-        **settings,
-    )
+    value = {"value_lr": 0.01, "value_updates": 3, "value_hidden": (8,)}
+    pg.train_episodic(trained, baseline="value", **value, **ONE_SGD_UPDATE, **settings)
 
     policy = cartpole_policy(3)
     value_fn = pg.ValueMLP(4, hidden=(8,))

@@ -8,7 +8,6 @@ where an interrupted run stopped and how to go on.
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,7 +16,6 @@ import torch
 
 from pg.run import checkpoint, cli, parallel
 from pg.run.checkpoint import Checkpoint
-from pg.run.logger import discard_empty_run
 from pg.run.progress import where
 from pg.run.settings import check_finite, require, setting
 from pg.run.stopping import GracefulStop
@@ -96,18 +94,12 @@ def train_and_report(
         result, summary = train(args, device, resume, stop)
     if not world.is_main:
         return 0
-    untouched = getattr(result, done) == (resume.step if resume is not None else 0)
-    if result.interrupted and untouched:  # stopped before its first update
-        if resume is None and result.run_dir is not None:
-            discard_empty_run(result.run_dir)  # it holds no work; its name stays free
-        name = signal.Signals(result.interrupted).name
-        print(f"stopped by {name} before the first update: nothing was trained or saved")
-        return 128 + result.interrupted
     if result.interrupted:
         flag = "--" + total.replace("_", "-")
         return cli.report_interruption(
             result.interrupted,
             getattr(result, done),
+            resume.step if resume is not None else 0,
             getattr(args, total),
             flag,
             result.run_dir,

@@ -126,18 +126,12 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:
     name = type(optimizer).__name__
     for group in optimizer.param_groups:
         for key, default in optimizer.defaults.items():
-            value = group.get(key, KeyError)
-            numbers = value if isinstance(value, (tuple, list)) else [value]
-            fits = value is not KeyError and (
-                default is None or isinstance(value, type(default)) or type(default) is float
-            )
-            fits = fits and all(
-                isinstance(x, bool) or not isinstance(x, (int, float)) or (0 <= x < math.inf)
-                for x in numbers
-            )
-            if not fits:
-                got = "missing" if value is KeyError else f"{value!r}, not usable"
-                raise CheckpointError(f"{path}: the {name} setting {key} is {got}")
+            if key not in group:
+                raise CheckpointError(f"{path}: the {name} setting {key} is missing")
+            if not _usable(group[key], default):
+                raise CheckpointError(
+                    f"{path}: the {name} setting {key} is {group[key]!r}, not usable"
+                )
         unknown = set(group) - set(optimizer.defaults) - {"params", "initial_lr"}
         if unknown:
             raise CheckpointError(f"{path}: {', '.join(sorted(unknown))} is not a {name} setting")
@@ -149,6 +143,20 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:
                     f"{path}: the {name} state {key} has shape {tuple(value.shape)}, its "
                     f"parameter {tuple(param.shape)}"
                 )
+
+
+def _usable(value: Any, default: Any) -> bool:
+    """An optimiser setting of its default's kind (any number where that is a float), with every
+    number in it finite and not negative."""
+    if isinstance(default, float):
+        kind = isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool)
+    else:
+        kind = default is None or isinstance(value, type(default))
+    numbers = value if isinstance(value, (tuple, list)) else [value]
+    signs = all(
+        isinstance(x, bool) or not isinstance(x, (int, float)) or 0 <= x < math.inf for x in numbers
+    )
+    return kind and signs
 
 
 def check_call(trainer: str, policy: Any, resume: Any, stop: Any) -> None:

@@ -222,8 +222,15 @@ def program_name() -> str:
     return Path(sys.argv[0]).name
 
 
-def report_interruption(signum: int, done: int, total: int, total_flag: str, run_dir, saved) -> int:
-    """Say where an interrupted run left everything and how to go on; return its exit code."""
+def report_interruption(
+    signum: int, done: int, start: int, total: int, total_flag: str, run_dir, saved
+) -> int:
+    """Say where an interrupted run left everything and how to go on; return its exit code.
+    `start` is where it began: a run stopped there trained and saved nothing."""
+    if done == start:
+        name = signal.Signals(signum).name
+        print(f"stopped by {name} before the first update: nothing was trained or saved")
+        return 128 + signum
     print(
         f"stopped by {signal.Signals(signum).name} after {done} of {total}; checkpoint "
         f"{saved}, events flushed"

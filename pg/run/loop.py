@@ -49,6 +49,7 @@ from pg.run.logger import (
     History,
     RunLogger,
     changed_hyperparameters,
+    discard_empty_run,
     lock_run_dir,
     make_run_dir,
     parameter_scalars,
@@ -194,6 +195,14 @@ class Run:
         self._log.close()
         if self._lock is not None:
             self._lock.close()
+        if (
+            self.run_dir is not None
+            and self.resumed is None
+            and self.step == 0
+            and (self.stop_requested)
+        ):  # a signal before the first update: the folder holds no work, and frees its name
+            discard_empty_run(self.run_dir)
+            self.run_dir = None
 
     def steps(self) -> Iterator[int]:
         """Yield `step` before each update until the budget is spent, an update was the last or a
