@@ -18,7 +18,7 @@ LOGDIR/benchmark/<time>.md and .json. The sections:
 - variance: single-sample REINFORCE gradients against the exact derivative, with and without
   a mean-reward baseline;
 - cartpole: many seeds of the CartPole defaults to solved, medians with bootstrap intervals;
-- baseline: the same for the biased estimator without a baseline (the earlier default), the
+- baseline: the same for the biased per-step estimator without a baseline, the
   unbiased one with a learned value baseline (the default), and that one with standardised
   advantages;
 - baseline_variance: on tasks with exact gradients, how much a state-value baseline cuts the
