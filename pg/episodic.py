@@ -45,7 +45,7 @@ from pg.losses import REDUCTIONS, baseline_values, episodic_loss, reward_to_go, 
 from pg.optim import make_optimizer
 from pg.policy import Policy, evaluating
 from pg.run import Run, RunResult, parallel
-from pg.run.checkpoint import Checkpoint, check_call
+from pg.run.checkpoint import Checkpoint, check_call, saved_settings
 from pg.run.parallel import average_gradients
 from pg.run.settings import (
     MAX_LR,
@@ -297,11 +297,12 @@ def train_episodic(
     `gymnasium.make`, or a callable returning a new env. Settings are the fields of
     `EpisodicConfig`, as keyword arguments or a `config`; `baseline` may also be a module of your
     own (observations to values), which learns as the baseline. Stops once solved, when the budget
-    is spent, or after the update in progress on a signal to `stop`; `resume` continues a run.
+    is spent, or after the update in progress on a signal to `stop`; `resume` continues a run,
+    with its own settings.
     """
     check_call("episodic", policy, resume, stop)
     own = settings.pop("baseline") if isinstance(settings.get("baseline"), nn.Module) else None
-    cfg = resolve(EpisodicConfig, config, settings, "train_episodic")
+    cfg = resolve(EpisodicConfig, config, settings, "train_episodic", saved_settings(resume))
     if own is not None:
         cfg = dataclasses.replace(cfg, baseline="value")  # the user's module learns as one
     cfg, info, envs = _environments(env, make_kwargs, cfg, policy)

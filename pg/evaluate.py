@@ -62,7 +62,7 @@ def load_policy(
         )
         with checkpoint.fitting(saved.path):  # a policy description edited by hand, say
             policy = SHIPPED[spec["class"]](**{k: v for k, v in spec.items() if k != "class"})
-    checkpoint.restore_policy(policy, saved.state["policy"], saved.path)
+    checkpoint.restore_policy(policy, saved)
     return policy.to(device).eval()
 
 

@@ -35,7 +35,7 @@ from pg.losses import MeanBaseline, reinforce_loss
 from pg.optim import make_optimizer
 from pg.policy import Policy, evaluating, sample_actions, trained_bias
 from pg.run import Run, RunResult
-from pg.run.checkpoint import Checkpoint, check_call
+from pg.run.checkpoint import Checkpoint, check_call, saved_settings
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
 from pg.run.settings import (
@@ -153,11 +153,11 @@ def train_reinforce(
     """Train `policy` in place on the hunger bandit with REINFORCE; no labels are used.
 
     Settings are the fields of `ReinforceConfig`, as keyword arguments or a `config`; `env`
-    defaults to `HungerBandit()`; `resume` (a checkpoint) continues that run exactly; `stop` (a
-    `GracefulStop`) ends training after the current step on a signal. Bad input raises before
-    any training; `NonFiniteError` stops it at the first NaN or infinity."""
+    defaults to `HungerBandit()`; `resume` (a checkpoint) continues that run exactly, with its own
+    settings; `stop` (a `GracefulStop`) ends training after the current step on a signal. Bad
+    input raises before any training; `NonFiniteError` stops it at the first NaN or infinity."""
     check_call("reinforce", policy, resume, stop)
-    cfg = resolve(ReinforceConfig, config, settings, "train_reinforce")
+    cfg = resolve(ReinforceConfig, config, settings, "train_reinforce", saved_settings(resume))
     env = HungerBandit() if env is None else env
     require(isinstance(env, HungerBandit), f"env must be a pg.HungerBandit, got {env!r}")
     env.check_fits(policy)

@@ -29,7 +29,7 @@ from pg import figures
 from pg.optim import OPTIMIZERS, make_optimizer
 from pg.policy import Policy, evaluating, trained_bias
 from pg.run import Run, RunResult
-from pg.run.checkpoint import Checkpoint, check_call
+from pg.run.checkpoint import Checkpoint, check_call, saved_settings
 from pg.run.logger import parameter_scalars
 from pg.run.parallel import average_gradients
 from pg.run.settings import RunSettings, check_int, check_optimizer, require, resolve, setting
@@ -114,13 +114,13 @@ def train_supervised(
     """Train `policy` in place on labelled data (hunger -> p(B)) by minimising the MSE.
 
     Settings are the fields of `SupervisedConfig`, as keyword arguments or a `config`; `verbose`
-    prints the run folder and progress. `resume` (a checkpoint) continues that run exactly, up to
-    `steps` in all; `stop` (a `GracefulStop`) ends training after the current step when a signal
-    arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or a bad run folder
-    before any training, and `NonFiniteError` at the first NaN or infinity.
+    prints the run folder and progress. `resume` (a checkpoint) continues that run exactly, with its
+    own settings, up to `steps` in all; `stop` (a `GracefulStop`) ends training after the current
+    step when a signal arrives. Raises `UsageError` (a ValueError) for a bad setting, bad data or
+    a bad run folder before any training, and `NonFiniteError` at the first NaN or infinity.
     """
     check_call("supervised", policy, resume, stop)
-    cfg = resolve(SupervisedConfig, config, settings, "train_supervised")
+    cfg = resolve(SupervisedConfig, config, settings, "train_supervised", saved_settings(resume))
     hunger, target = _check_data(policy, hunger, target)
     optimizer = make_optimizer(cfg.optimizer, policy.parameters(), cfg.lr)
     probes = _probe_indices(hunger)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import os
 import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ __all__ = [
     "restore",
     "restore_policy",
     "save",
+    "saved_settings",
 ]
 
 FILENAME = "checkpoint.pt"
@@ -71,11 +73,11 @@ class Checkpoint:
 
 def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     """Write `state` as the run's checkpoint, replacing the previous one atomically."""
-    for name, value in _tensors(state):
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise NonFiniteError(
-                f"refusing to checkpoint a non-finite value in {name} at step {state['step']}"
-            )
+    name = _non_finite(state)
+    if name is not None:
+        raise NonFiniteError(
+            f"refusing to checkpoint a non-finite value in {name} at step {state['step']}"
+        )
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
@@ -103,20 +105,45 @@ def describe(saved: Checkpoint | None) -> str:
 
 
 def restore(
-    resume: Checkpoint, policy: nn.Module, optimizer: torch.optim.Optimizer, total_steps: int
+    resume: Checkpoint,
+    policy: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    total_steps: int,
+    state: Mapping[str, Any],
 ) -> tuple[int, int]:
-    """Put the policy and optimiser back as saved; return the step and the update the run had
-    reached."""
+    """Put the policy, the optimiser and the trainer's own `state` objects (by name) back as
+    saved; return the step and the update the run had reached."""
     if total_steps <= resume.step:  # equal: a finished run, nothing left to do
         raise CheckpointError(
             f"{resume.path}: the run is already at step {resume.step}; steps is the run's "
             "total, so ask for more than that"
         )
-    restore_policy(policy, resume.state["policy"], resume.path)
-    with fitting(resume.path):
-        optimizer.load_state_dict(resume.state["optimizer"])
-    check_optimizer_state(optimizer, resume.path)
+    restore_policy(policy, resume)
+    for name, obj in {"optimizer": optimizer, **state}.items():
+        with fitting(resume.path):
+            if isinstance(obj, torch.optim.Optimizer):
+                _restore_optimizer(obj, resume.state[name], resume.path, name)
+            elif isinstance(obj, nn.Module):  # the value function
+                _load_weights(obj, resume.state[name], resume.path)
+            else:
+                obj.load_state_dict(resume.state[name])
     return resume.step, int(resume.state["update"])
+
+
+def _restore_optimizer(
+    optimizer: torch.optim.Optimizer, saved: dict, path: Path, name: str
+) -> None:
+    """Load an optimiser's saved state, which must fit its class and keep the learning rate the
+    run's settings gave it (the saved one would win silently)."""
+    lrs = [group["lr"] for group in optimizer.param_groups]
+    optimizer.load_state_dict(saved)
+    check_optimizer_state(optimizer, path)
+    saved_lrs = [group["lr"] for group in optimizer.param_groups]
+    if saved_lrs != lrs:
+        raise CheckpointError(
+            f"{path}: the {name.replace('_', ' ')}'s learning rate is {saved_lrs[0]:g} in the "
+            f"checkpoint but {lrs[0]:g} in the run's settings"
+        )
 
 
 def check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:
@@ -178,6 +205,11 @@ def check_call(trainer: str, policy: Any, resume: Any, stop: Any) -> None:
         )
     if stop is not None and not hasattr(stop, "requested"):
         raise TypeError(f"stop must be a pg.run.GracefulStop, got {type(stop).__name__}")
+
+
+def saved_settings(resume: Checkpoint | None) -> dict[str, Any] | None:
+    """The settings a resumed run was saved with (None for a new run)."""
+    return resume.state["settings"] if resume is not None else None
 
 
 def check_resumable(resume: Checkpoint, processes: int) -> None:
@@ -274,17 +306,27 @@ def _schema_problem(state: Any) -> str | None:
         value = state[key]
         if not (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**62):
             return f"{key} must be a whole number >= 0, got {value!r}"
+    # an update takes one step of the hunger trainers, one or more environment steps episodic
+    same = state["trainer"] != "episodic"
+    if state["update"] > state["step"] or (same and state["update"] != state["step"]):
+        return f"update {state['update']} does not fit step {state['step']}"
     if not isinstance(state["settings"], dict):
         return "settings must be a dictionary"
-    policy = state["policy"]
-    if not (isinstance(policy, dict) and all(isinstance(v, torch.Tensor) for v in policy.values())):
-        return "policy must map names to tensors"
+    for key in ("policy", "value") if "value" in state else ("policy",):
+        weights = state[key]
+        if not (
+            isinstance(weights, dict) and all(isinstance(v, torch.Tensor) for v in weights.values())
+        ):
+            return f"{key} must map names to tensors"
+    name = _non_finite(state)  # what `save` refuses to write
+    if name is not None:
+        return f"{name} holds a NaN or an infinity"
     for key in [k for k in state if k.endswith("optimizer")]:  # the policy's, the value's
         problem = _optimizer_problem(state[key])
         if problem is not None:
             return f"{key.replace('_', ' ')}: {problem}" if key != "optimizer" else problem
     events = state.get("events")
-    if events is not None and not (
+    if not (
         isinstance(events, dict)
         and isinstance(events.get("file"), str)
         and isinstance(events.get("bytes"), int)
@@ -326,22 +368,56 @@ def _is_event_file(name: str) -> bool:
     return "tfevents" in name and "/" not in name and "\\" not in name and name not in (".", "..")
 
 
-def restore_policy(policy: nn.Module, saved: dict[str, torch.Tensor], path: Path) -> None:
-    """Load saved parameters into `policy`, or say exactly how the two models differ."""
-    own = policy.state_dict()
-    problems = [f"missing {name}" for name in own if name not in saved]
-    problems += [f"unexpected {name}" for name in saved if name not in own]
-    problems += [
-        f"{name} has shape {tuple(own[name].shape)} here but {tuple(saved[name].shape)} "
-        "in the checkpoint"
-        for name in own
-        if name in saved and own[name].shape != saved[name].shape
-    ]
+def restore_policy(policy: nn.Module, saved: Checkpoint) -> None:
+    """Load a checkpoint's parameters into `policy`, or say exactly how the two differ: in their
+    parameters, or, where those fit, in what the checkpoint says the policy was (an MLP with
+    tanh, whose weights would load into the same MLP with ReLU)."""
+    built, described = getattr(policy, "spec", lambda: None)(), saved.state.get("policy_spec")
+    weights = saved.state["policy"]
+    described_otherwise = None not in (built, described) and _plain(built) != _plain(described)
+    if described_otherwise and not _weight_problems(policy, weights):
+        raise CheckpointError(
+            f"{saved.path}: does not fit {type(policy).__name__}: it is {_plain(built)} here "
+            f"but {_plain(described)} in the checkpoint"
+        )
+    _load_weights(policy, weights, saved.path)
+
+
+def _load_weights(module: nn.Module, weights: dict[str, torch.Tensor], path: Path) -> None:
+    """`module.load_state_dict(weights)`, or one line on how the two differ."""
+    problems = _weight_problems(module, weights)
     if problems:
         raise CheckpointError(
-            f"{path}: does not fit {type(policy).__name__}: {'; '.join(problems)}"
+            f"{path}: does not fit {type(module).__name__}: {'; '.join(problems)}"
         )
-    policy.load_state_dict(saved)
+    module.load_state_dict(weights)
+
+
+def _weight_problems(module: nn.Module, weights: dict[str, torch.Tensor]) -> list[str]:
+    """How `weights` differ from `module`'s own, by name and shape."""
+    own = module.state_dict()
+    problems = [f"missing {name}" for name in own if name not in weights]
+    problems += [f"unexpected {name}" for name in weights if name not in own]
+    problems += [
+        f"{name} has shape {tuple(own[name].shape)} here but {tuple(weights[name].shape)} "
+        "in the checkpoint"
+        for name in own
+        if name in weights and own[name].shape != weights[name].shape
+    ]
+    return problems
+
+
+def _plain(spec: Any) -> str:
+    """A policy description as text, lists and tuples alike (a checkpoint stores either)."""
+    return json.dumps(spec, sort_keys=True, default=repr)
+
+
+def _non_finite(state: dict[str, Any]) -> str | None:
+    """The name of the first tensor in `state` with a NaN or an infinity, or None."""
+    for name, value in _tensors(state):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            return name
+    return None
 
 
 def _tensors(tree: Any, prefix: str = "") -> list[tuple[str, torch.Tensor]]:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from pg.run.settings import RunSettings, UsageError
+from pg.run.settings import RunSettings, UsageError, continued
 from pg.run.stopping import RunFault
 
 __all__ = [
@@ -133,45 +133,19 @@ def continue_run(
     run's values.
     """
     typed = _typed_fields(args, sys.argv[1:] if argv is None else argv)
-    hints = typing.get_type_hints(type(args))
-    merged = {}
-    for field in dataclasses.fields(args):
-        given, saved_value = getattr(args, field.name), saved.get(field.name, field.default)
-        if field.name in may_change:
-            merged[field.name] = given
-            continue
-        if not _has_type(saved_value, hints[field.name]):  # an edited checkpoint, say
-            raise UsageError(
-                f"the run's setting {field.name} is {saved_value!r}, not of its type "
-                f"({_type_name(hints[field.name])})"
-            )
-        if field.name in typed and given != saved_value:
-            raise UsageError(
-                f"{field.name} is {given!r} here but {saved_value!r} in the run being resumed; "
-                f"resume continues a run with its own settings"
-            )
-        merged[field.name] = saved_value
-    return dataclasses.replace(args, **merged)
-
-
-def _has_type(value: Any, hint: Any) -> bool:
-    """Whether a saved setting has its field's declared type (bool is not an int here)."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return any(_has_type(value, option) for option in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint in (int, float) and isinstance(value, bool):
-        return False
-    if hint is float:
-        return isinstance(value, (int, float))
-    if typing.get_origin(hint) is tuple:
-        item = typing.get_args(hint)[0]
-        return isinstance(value, (tuple, list)) and all(_has_type(v, item) for v in value)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _type_name(hint: Any) -> str:
-    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+    fields = {field.name for field in dataclasses.fields(args)}
+    missing, unknown = sorted(fields - set(saved)), sorted(set(saved) - fields)
+    if missing:  # the program's own settings (a flag like --weight) lack from a library run's
+        raise UsageError(
+            f"the run's settings lack {', '.join(missing)}: it was not saved by this program "
+            "(a run started from Python resumes from Python)"
+        )
+    if unknown:
+        raise UsageError(
+            f"the run's settings name {', '.join(unknown)}, not settings of this program"
+        )
+    given = {name: getattr(args, name) for name in typed}
+    return dataclasses.replace(args, **continued(type(args), saved, given, may_change))
 
 
 def _typed_fields(args: Any, argv: Sequence[str]) -> set[str]:

@@ -126,16 +126,16 @@ class Run:
         self.resumed = resume
         self.step = self.updates = 0
         if resume is not None:
-            self.step, self.updates = checkpoint.restore(resume, policy, optimizer, total)
-            for name, obj in self.state.items():
-                with checkpoint.fitting(resume.path):
-                    obj.load_state_dict(resume.state[name])
+            self.step, self.updates = checkpoint.restore(
+                resume, policy, optimizer, total, self.state
+            )
         parallel.share_parameters(policy)  # under torchrun every rank starts from rank 0's weights
         self.start = self.step
         self.finished = False  # set when an update was the last (a solved task)
         self.history = History()
         self.seconds = 0.0
-        self.run_dir = self._open_run_dir() if settings.logdir and self.world.is_main else None
+        recorded = settings.logdir or resume is not None  # a resume goes on in its own folder
+        self.run_dir = self._open_run_dir() if recorded and self.world.is_main else None
         self._lock = lock_run_dir(self.run_dir) if self.run_dir is not None else None
         self._stop, self._generator = stop, None
         self._record, self._show = dict(record or {}), dict(show or {})

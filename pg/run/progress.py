@@ -65,9 +65,11 @@ class Progress:
             print(f"{self.unit} {done:>{len(str(self.total))}}/{self.total}  {shown}", flush=True)
 
 
-def where(run_dir: Path, logdir: str) -> str:
+def where(run_dir: Path, logdir: str | None) -> str:
     """The line that says where a run is and how to view it, with paths quoted as a shell needs
-    them (`my logs` would split in two when pasted)."""
+    them (`my logs` would split in two when pasted). Without a `logdir` (a resume from Python
+    that gave none), the root is the one the run folder is in: `<root>/<trainer>/<run>`."""
+    logdir = logdir if logdir is not None else run_dir.parent.parent
     return (
         f"run folder: {shlex.quote(str(run_dir))}   "
         f"(view: tensorboard --logdir {shlex.quote(str(logdir))})"

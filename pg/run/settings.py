@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 __all__ = [
     "MAX_LR",
+    "MAY_CHANGE",
     "RunSettings",
     "UsageError",
     "check_choice",
@@ -25,7 +29,9 @@ __all__ = [
     "check_optimizer",
     "check_positive",
     "check_same_batch",
+    "check_saved",
     "check_sizes",
+    "continued",
     "parse_sizes",
     "require",
     "resolve",
@@ -90,8 +96,24 @@ class RunSettings:
         check_int("save_every", self.save_every, 0)
 
 
-def resolve(cls: type[C], config: C | None, overrides: dict[str, Any], caller: str) -> C:
-    """`config` (or the defaults of `cls`) with keyword `overrides` applied and checked."""
+# what a resume from Python may change: its budget, how it runs, and where it is recorded (a
+# resume writes into its checkpoint's own folder whatever they say), not what it trains
+MAY_CHANGE = frozenset({"steps", "total_steps", "threads", "figure", "logdir", "run_name"})
+
+
+def resolve(
+    cls: type[C],
+    config: C | None,
+    overrides: dict[str, Any],
+    caller: str,
+    saved: dict[str, Any] | None = None,
+) -> C:
+    """`config` (or the defaults of `cls`) with keyword `overrides` applied and checked.
+
+    `saved` is a resumed run's settings: they are the run's, except those in `MAY_CHANGE`; a
+    setting given here that differs from the run's (all of a `config`'s, the `overrides`) is
+    refused, since changing, say, the learning rate half-way would start a different run.
+    """
     base = cls() if config is None else config
     if not isinstance(base, cls):
         raise TypeError(f"{caller}(config=...) must be a {cls.__name__}, got {type(base).__name__}")
@@ -102,7 +124,71 @@ def resolve(cls: type[C], config: C | None, overrides: dict[str, Any], caller: s
             f"{caller}() got unknown setting {', '.join(unknown)}; "
             f"known: {', '.join(sorted(known))}"
         )
+    if saved is not None:
+        given = {**(dataclasses.asdict(base) if config is not None else {}), **overrides}
+        run = continued(cls, saved, given, MAY_CHANGE)
+        base = dataclasses.replace(base, **{k: v for k, v in run.items() if k not in overrides})
     return dataclasses.replace(base, **overrides) if overrides else base
+
+
+def continued(
+    cls: type, saved: dict[str, Any], given: dict[str, Any], may_change: AbstractSet[str]
+) -> dict[str, Any]:
+    """The settings of `cls` a resumed run continues with: its `saved` ones, each checked
+    against its field's type and choices (a checkpoint edited by hand, say), except those in
+    `may_change`, which keep what was `given`. A `given` value that differs from the run's is
+    refused, as is a setting the run did not save (today's default may not be the run's)."""
+    hints = typing.get_type_hints(cls)
+    merged = {}
+    for field in dataclasses.fields(cls):
+        if field.name not in saved:
+            raise UsageError(f"the run's saved settings lack {field.name}")
+        value = saved[field.name]
+        check_saved(field, value, hints[field.name])
+        if field.name in may_change:
+            continue
+        if field.name in given and given[field.name] != value:
+            raise UsageError(
+                f"{field.name} is {given[field.name]!r} here but {value!r} in the run being "
+                "resumed; resume continues a run with its own settings"
+            )
+        merged[field.name] = value
+    return merged
+
+
+def check_saved(field: dataclasses.Field, value: Any, hint: Any) -> None:
+    """A saved setting of its field's declared type, and one of its choices if it has them:
+    what the dataclass and argparse check of a value typed as a flag."""
+    if not _has_type(value, hint):
+        raise UsageError(
+            f"the run's setting {field.name} is {value!r}, not of its type ({_type_name(hint)})"
+        )
+    choices = field.metadata.get("choices")
+    if choices is not None and value not in choices:
+        raise UsageError(
+            f"the run's setting {field.name} is {value!r}, not one of "
+            f"{', '.join(map(str, choices))}"
+        )
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a saved setting has its field's declared type (bool is not an int here)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_has_type(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint in (int, float) and isinstance(value, bool):
+        return False
+    if hint is float:
+        return isinstance(value, (int, float))
+    if typing.get_origin(hint) is tuple:
+        item = typing.get_args(hint)[0]
+        return isinstance(value, (tuple, list)) and all(_has_type(v, item) for v in value)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _type_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
 
 
 def require(ok: bool, message: str) -> None:

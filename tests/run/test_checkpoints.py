@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 import pg
 from pg.run import checkpoint, cli
 from pg.run.checkpoint import Checkpoint
+from pg.run.settings import UsageError
 
 from conftest import read_scalars, run_main, run_script, script_module
 
@@ -397,12 +400,21 @@ def test_flipped_bytes_give_a_clean_refusal_or_the_same_run_never_a_changed_one(
     assert policy.bias.item() == expected_bias  # loaded despite the flip: the run is unchanged
 
 
-def seal(tmp_path, **changes):
+def program_run(tmp_path, monkeypatch, capsys, name: str, *flags: str) -> Path:
+    """The folder of a short run the program `name` made in `tmp_path/src` (`--resume` takes
+    only the runs of its program)."""
+    monkeypatch.chdir(tmp_path)
+    where = ["--logdir", "src", "--run-name", "r", "--quiet"]
+    code, _, err = run_main(name, *where, *flags, monkeypatch=monkeypatch, capsys=capsys)
+    assert code == 0, err
+    return tmp_path / "src" / name.removeprefix("train_") / "r"
+
+
+def seal(tmp_path, monkeypatch, capsys, **changes):
     """A real checkpoint with some fields changed, sealed with a valid checksum (hand-made)."""
-    result = pg.train_reinforce(
-        pg.HungerPolicy(), steps=3, batch_size=16, logdir=str(tmp_path / "src"), figure=False
-    )
-    state = checkpoint.load(result.run_dir).state
+    flags = ["--steps", "3", "--batch-size", "16", "--no-figure"]
+    source = program_run(tmp_path, monkeypatch, capsys, "train_reinforce", *flags)
+    state = checkpoint.load(source).state
     for key, value in changes.items():
         if key == "lr":
             state["optimizer"]["param_groups"][0]["lr"] = value
@@ -438,8 +450,7 @@ def seal(tmp_path, **changes):
 def test_a_hand_made_checkpoint_is_checked_field_by_field_before_use(
     tmp_path, monkeypatch, capsys, changes, words
 ):
-    folder = seal(tmp_path, **changes)
-    monkeypatch.chdir(tmp_path)
+    folder = seal(tmp_path, monkeypatch, capsys, **changes)
     flags = ["--resume", str(folder), "--steps", "60"]
     code, out, err = run_main("train_reinforce", *flags, monkeypatch=monkeypatch, capsys=capsys)
     assert code == 2 and out == "" and len(err.splitlines()) == 1, err
@@ -458,17 +469,15 @@ def test_a_text_file_given_as_a_checkpoint_is_refused_in_one_line(tmp_path, monk
 def test_an_env_id_with_a_module_part_is_imported_from_a_checkpoint_only_when_typed(
     tmp_path, monkeypatch, capsys
 ):
-    result = pg.train_episodic(
-        pg.MLPPolicy(4, 2, (8,)), total_steps=200, logdir=str(tmp_path / "logs")
-    )
-    state = checkpoint.load(result.run_dir).state
+    flags = ["--hidden", "8", "--total-steps", "200"]
+    run_dir = program_run(tmp_path, monkeypatch, capsys, "train_episodic", *flags)
+    state = checkpoint.load(run_dir).state
     state["settings"]["env_id"] = "this:CartPole-v1"  # importing `this` prints the Zen of Python
-    checkpoint.save(result.run_dir, state)
-    monkeypatch.chdir(tmp_path)
+    checkpoint.save(run_dir, state)
     code, out, err = run_main(
         "train_episodic",
         "--resume",
-        str(result.run_dir),
+        str(run_dir),
         "--total-steps",
         "400",
         monkeypatch=monkeypatch,
@@ -507,19 +516,18 @@ def test_rewinding_touches_only_the_event_files_the_run_wrote_after_its_checkpoi
 def test_a_resume_from_a_copied_checkpoint_file_is_refused_and_its_folder_left_alone(
     tmp_path, monkeypatch, capsys
 ):
-    monkeypatch.chdir(tmp_path)
-    first = pg.train_reinforce(pg.HungerPolicy(), steps=4, batch_size=8, logdir="logs")
+    first = program_run(tmp_path, monkeypatch, capsys, "train_reinforce", "--steps", "4")
     other = pg.train_reinforce(pg.HungerPolicy(), steps=2, batch_size=8, logdir="logs")
     store = tmp_path / "ckpts"
     store.mkdir()
-    shutil.copy(first.checkpoint, store / "A-step4.pt")
+    shutil.copy(first / checkpoint.FILENAME, store / "A-step4.pt")
     shutil.copy(other.checkpoint, store / "checkpoint.pt")  # another run's, beside it
 
     def files():
         return sorted((p.name, p.read_bytes()) for p in store.iterdir())
 
     before = files()
-    args = ["--resume", "ckpts/A-step4.pt", "--steps", "8", "--batch-size", "8"]
+    args = ["--resume", "ckpts/A-step4.pt", "--steps", "8"]
     code, out, err = run_main("train_reinforce", *args, monkeypatch=monkeypatch, capsys=capsys)
     assert (code, out) == (2, "") and "resume from its run folder" in err, err
     assert files() == before
@@ -605,29 +613,134 @@ def test_an_adam_state_put_into_an_sgd_run_is_refused(tmp_path):
         pg.train_reinforce(pg.HungerPolicy(), steps=6, batch_size=8, resume=edited)
 
 
+MISSING = object()  # a setting deleted from the checkpoint
+
+
 @pytest.mark.parametrize(
-    "script, kind, field, value",
+    "script, kind, field, value, words",
     [
-        ("train_reinforce", "reinforce", "stochastic_portions", "no"),  # a string read as true
-        ("train_reinforce", "reinforce", "lr", "10"),
-        ("train_reinforce", "reinforce", "batch_size", 8.5),
-        ("train_supervised", "supervised", "data", 5),
+        ("train_reinforce", "reinforce", "stochastic_portions", "no", "not of its type (bool)"),
+        ("train_reinforce", "reinforce", "lr", "10", "not of its type (float)"),
+        ("train_reinforce", "reinforce", "batch_size", 8.5, "not of its type (int)"),
+        ("train_reinforce", "reinforce", "threads", "2", "not of its type (int | None)"),
+        ("train_reinforce", "reinforce", "optimizer", "lbfgs", "not one of sgd, adam"),
+        ("train_supervised", "supervised", "data", 5, "not of its type (str | None)"),
+        # a missing setting would take today's default, which need not be the run's
+        ("train_reinforce", "reinforce", "batch_size", MISSING, "settings lack batch_size"),
+        ("train_reinforce", "reinforce", "colour", "red", "settings name colour, not settings"),
     ],
 )
-def test_a_checkpoint_whose_settings_were_edited_to_the_wrong_type_is_refused_by_the_program(
-    tmp_path, monkeypatch, capsys, script, kind, field, value
+def test_a_checkpoint_whose_settings_were_edited_is_refused_by_the_program_naming_the_field(
+    tmp_path, monkeypatch, capsys, script, kind, field, value, words
 ):
     monkeypatch.chdir(tmp_path)
     flags = ["--steps", "3", "--run-name", "r", "--quiet", "--no-figure"]
     assert run_main(script, *flags, monkeypatch=monkeypatch, capsys=capsys)[0] == 0
     run_dir = tmp_path / "logs" / kind / "r"
-    assert field in checkpoint.load(run_dir).state["settings"]
-    resealed(run_dir, lambda state: state["settings"].__setitem__(field, value))
+    settings = checkpoint.load(run_dir).state["settings"]
+    assert (field in settings) == (field != "colour")
+
+    def edit(state):
+        if value is MISSING:
+            del state["settings"][field]
+        else:
+            state["settings"][field] = value
+
+    resealed(run_dir, edit)
     code, out, err = run_main(
         script, "--resume", str(run_dir), "--steps", "6", monkeypatch=monkeypatch, capsys=capsys
     )
     assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
-    assert f"the run's setting {field} is {value!r}, not of its type" in err
+    assert words in err and field in err, err
+
+
+def test_a_resume_from_python_continues_with_the_runs_own_settings(tmp_path):
+    settings = {"lr": 0.5, "batch_size": 8, "optimizer": "adam", "figure": False}
+    straight = pg.HungerPolicy()
+    pg.train_reinforce(straight, steps=6, **settings)
+    first = pg.train_reinforce(pg.HungerPolicy(), steps=3, logdir=str(tmp_path), **settings)
+    resumed = pg.HungerPolicy()
+    # only the budget given: the run's learning rate, batch size and optimiser, not the defaults
+    second = pg.train_reinforce(resumed, steps=6, resume=checkpoint.load(first.run_dir))
+    assert resumed.bias.item() == straight.bias.item()
+    # no logdir given: the run goes on being recorded in its own folder
+    assert second.run_dir == first.run_dir and checkpoint.load(first.run_dir).step == 6
+    with pytest.raises(UsageError, match="batch_size is 16 here but 8 in the run being resumed"):
+        pg.train_reinforce(
+            pg.HungerPolicy(), steps=6, batch_size=16, resume=checkpoint.load(first.run_dir)
+        )
+    # a setting the checkpoint lacks is not taken from today's defaults
+    resume = resealed(first.run_dir, lambda state: state["settings"].pop("batch_size"))
+    with pytest.raises(UsageError, match="the run's saved settings lack batch_size"):
+        pg.train_reinforce(pg.HungerPolicy(), steps=6, resume=resume)
+
+
+def nan_weight(state):
+    state["policy"]["bias"] = torch.tensor(float("nan"))
+
+
+def update_past_step(state):
+    state["update"] = state["step"] + 1
+
+
+def no_events(state):
+    del state["events"]
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (nan_weight, "policy.bias holds a NaN or an infinity"),  # `save` never writes one
+        (update_past_step, "update 4 does not fit step 3"),
+        (no_events, "events must name the run's event files"),  # a resume would not rewind
+    ],
+)
+def test_a_checkpoint_no_run_could_have_written_is_refused_when_loaded(tmp_path, edit, words):
+    first = pg.train_reinforce(pg.HungerPolicy(), steps=3, batch_size=8, logdir=str(tmp_path))
+    # sealed by hand: `checkpoint.save` itself refuses a NaN
+    state = checkpoint.load(first.run_dir).state
+    edit(state)
+    payload = io.BytesIO()
+    torch.save(state, payload)
+    sealed = {
+        "format": checkpoint.FORMAT,
+        "sha256": hashlib.sha256(payload.getvalue()).hexdigest(),
+        "payload": torch.frombuffer(bytearray(payload.getvalue()), dtype=torch.uint8),
+    }
+    torch.save(sealed, first.checkpoint)
+    for load in (checkpoint.load, pg.load_policy):
+        with pytest.raises(checkpoint.CheckpointError, match=re.escape(words)):
+            load(first.run_dir)
+
+
+def test_weights_of_a_tanh_policy_are_not_loaded_into_the_same_shapes_with_relu(tmp_path):
+    settings = {"total_steps": 300, "logdir": str(tmp_path), "baseline": "none"}
+    first = pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), **settings)
+    relu = pg.MLPPolicy(4, 2, hidden=(8,), activation="relu")  # the same parameter shapes
+    resume = checkpoint.load(first.run_dir)
+    with pytest.raises(checkpoint.CheckpointError, match='"activation": "relu"'):
+        pg.train_episodic(relu, **{**settings, "total_steps": 600}, resume=resume)
+    with pytest.raises(checkpoint.CheckpointError, match="tanh"):
+        pg.load_policy(first.run_dir, policy=relu)
+
+
+def test_an_optimiser_learning_rate_edited_apart_from_the_settings_is_refused(tmp_path):
+    settings = {"total_steps": 300, "logdir": str(tmp_path)}
+    first = pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), **settings)
+
+    def value_lr(state):
+        state["value_optimizer"]["param_groups"][0]["lr"] = 0.5  # the settings say 3e-3
+
+    resume = resealed(first.run_dir, value_lr)
+    with pytest.raises(checkpoint.CheckpointError, match="value optimizer's learning rate is 0.5"):
+        pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), total_steps=600, resume=resume)
+
+    def value_betas(state):
+        state["value_optimizer"]["param_groups"][0]["betas"] = "ab"
+
+    resume = resealed(first.run_dir, value_betas)
+    with pytest.raises(checkpoint.CheckpointError, match="the Adam setting betas is 'ab'"):
+        pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), total_steps=600, resume=resume)
 
 
 def test_recent_returns_that_are_not_finite_are_refused_on_resume(tmp_path):
