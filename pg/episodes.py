@@ -204,6 +204,10 @@ def greedy_actions(dist: Distribution) -> Tensor:
     return base.mean if hasattr(base, "loc") else dist.mode
 
 
+# numpy's bit generators, by the name their state gives (a checkpoint's is looked up in numpy)
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
 class EnvRandomState:
     """The random state of every sub-environment of `envs`, as a checkpoint holds it: with it put
     back, the next resets draw what they would have drawn."""
@@ -221,7 +225,9 @@ class EnvRandomState:
             f"the checkpoint has {len(states)} environments' states, this run {len(self.envs)}",
         )
         for env, saved in zip(self.envs, states):
-            rng = np.random.Generator(getattr(np.random, saved["bit_generator"])())
+            kind = saved["bit_generator"]
+            require(kind in BIT_GENERATORS, f"an environment's generator of kind {kind!r}")
+            rng = np.random.Generator(getattr(np.random, kind)())
             rng.bit_generator.state = saved
             env.np_random = rng
 

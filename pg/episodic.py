@@ -213,11 +213,21 @@ class RecentReturns:
         return {"returns": list(self.returns), "episodes": self.episodes, "best": self.best}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        returns = [float(r) for r in state["returns"]]
-        require(all(math.isfinite(r) for r in returns), "its recent returns are not all finite")
-        self.returns.extend(returns)
-        self.episodes = int(state["episodes"])
-        self.best = float(state.get("best", -math.inf))  # older checkpoints: from here on
+        returns, episodes = state["returns"], state["episodes"]
+        best = state.get("best", -math.inf)  # older checkpoints: from here on
+        numbers = all(isinstance(r, (int, float)) and math.isfinite(r) for r in returns)
+        require(
+            numbers and len(returns) <= SOLVED_WINDOW,
+            f"its recent returns are not all finite numbers (at most {SOLVED_WINDOW})",
+        )
+        count = isinstance(episodes, int) and not isinstance(episodes, bool)
+        require(count and episodes >= len(returns), f"its episode count {episodes!r} is not usable")
+        # -inf until 100 episodes are in, then a mean of finite returns
+        require(
+            isinstance(best, float) and best < math.inf, f"its best mean {best!r} is not usable"
+        )
+        self.returns.extend(float(r) for r in returns)
+        self.episodes, self.best = episodes, best
 
 
 def episodic_step(

@@ -232,7 +232,7 @@ def fitting(path: Path) -> Iterator[None]:
         yield
     except CheckpointError:
         raise
-    except (ValueError, RuntimeError, KeyError, TypeError, IndexError, AttributeError) as e:
+    except (ValueError, RuntimeError, LookupError, TypeError, AttributeError, ArithmeticError) as e:
         raise CheckpointError(f"{path}: does not fit this run ({_first_line(e)})") from None
 
 

@@ -743,16 +743,43 @@ def test_an_optimiser_learning_rate_edited_apart_from_the_settings_is_refused(tm
         pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), total_steps=600, resume=resume)
 
 
-def test_recent_returns_that_are_not_finite_are_refused_on_resume(tmp_path):
+def nan_return(state):
+    state["recent"]["returns"][0] = float("nan")
+
+
+def fewer_episodes_than_returns(state):
+    state["recent"]["episodes"] = len(state["recent"]["returns"]) - 1
+
+
+def nan_best(state):
+    state["recent"]["best"] = float("nan")  # -inf, or the mean of 100 finite returns
+
+
+def unknown_generator(state):
+    state["envs"]["rng"][0]["bit_generator"] = "seed"  # np.random.seed, not a bit generator
+
+
+def negative_generator_state(state):
+    state["envs"]["rng"][0]["state"]["state"] = -1  # numpy raises OverflowError
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (nan_return, "recent returns are not all finite"),
+        (fewer_episodes_than_returns, "its episode count"),
+        (nan_best, "its best mean nan"),
+        (unknown_generator, "an environment's generator of kind 'seed'"),
+        (negative_generator_state, "out of bounds"),
+    ],
+)
+def test_an_episodic_trainers_own_state_edited_is_refused_on_resume(tmp_path, edit, words):
     settings = {"total_steps": 600, "logdir": str(tmp_path), "baseline": "none"}
     first = pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), **settings)
-    edited = resealed(
-        first.run_dir, lambda state: state["recent"]["returns"].__setitem__(0, float("nan"))
-    )
-    with pytest.raises(checkpoint.CheckpointError, match="recent returns are not all finite"):
-        pg.train_episodic(
-            pg.MLPPolicy(4, 2, hidden=(8,)), **{**settings, "total_steps": 1200}, resume=edited
-        )
+    assert len(checkpoint.load(first.run_dir).state["recent"]["returns"]) >= 1
+    edited = resealed(first.run_dir, edit)
+    with pytest.raises(checkpoint.CheckpointError, match=re.escape(words)):
+        pg.train_episodic(pg.MLPPolicy(4, 2, hidden=(8,)), total_steps=1200, resume=edited)
 
 
 def test_a_resume_on_data_edited_since_the_run_is_refused(tmp_path, monkeypatch, capsys):
