@@ -213,6 +213,20 @@ def test_the_walkthrough_prints_the_article_s_two_steps_and_creates_no_run(
     assert not (tmp_path / "logs").exists()
 
 
+def test_the_walkthrough_runs_from_the_checkouts_script_started_in_another_folder(tmp_path):
+    # the checkout's script records runs in the checkout's logs/, a logdir the walkthrough ignores
+    before = sorted((ROOT / "logs").iterdir())
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train_reinforce.py"), "--walkthrough"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "-1.122459" in done.stdout, done.stderr
+    assert sorted((ROOT / "logs").iterdir()) == before and not list(tmp_path.iterdir())
+
+
 def test_the_article_s_procedure_runs_from_the_command_line(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(
