@@ -6,8 +6,11 @@
 Importing torch takes seconds. An import cut short by Ctrl-C can leave a module half made and
 ends in a traceback, so Ctrl-C is held back until the program's imports are done; the program
 then lets it through (`pg.run.cli.run`), and a Ctrl-C that came early ends it with one line and
-exit code 130. This module sits outside the `pg` package because importing anything from `pg`
-imports torch.
+exit code 130. Once the program has returned, its work is saved and its events closed: a Ctrl-C
+while Python shuts down (torch's exit handlers) ends the process at once, without a traceback.
+Python's own start-up, before this module (some tens of milliseconds), no program can guard; this
+module imports only what Python has already loaded by then, so it adds nothing to that. It sits
+outside the `pg` package because importing anything from `pg` imports torch.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from pathlib import Path
 
 __all__ = ["launch"]
 
@@ -32,7 +34,9 @@ def launch(program: str, script: str | None = None) -> int:
     module = importlib.import_module(f"pg.commands.{program}")
     importable_here()
     defaults = {"logdir": checkout_logdir(script)} if script is not None else {}
-    return cli.run(module.main, **defaults)
+    code = cli.run(module.main, **defaults)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # done: from here a Ctrl-C just ends it
+    return code
 
 
 def importable_here() -> None:
@@ -51,6 +55,8 @@ def checkout_logdir(script: str) -> str:
     """The `logs/` folder beside the `scripts/` folder that holds `script`, so that a run started
     from inside `scripts/` lands in the checkout's `logs/`: relative to the current folder where
     that is short (`logs`, `../logs`), else in full."""
+    from pathlib import Path
+
     logs = Path(script).resolve().parents[1] / "logs"
     try:
         relative = os.path.relpath(logs)

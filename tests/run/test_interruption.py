@@ -371,17 +371,45 @@ def test_ctrl_c_while_the_program_is_still_importing_exits_130_without_a_traceba
     assert not (tmp_path / "logs").exists()  # stopped before any run began
 
 
-def wait_until_sigint_is_held_back(pid: int) -> None:
-    """Wait until process `pid` blocks SIGINT (its `SigBlk` mask in /proc, Linux)."""
+@pytest.mark.slow
+def test_a_second_ctrl_c_while_the_program_shuts_down_ends_it_without_a_traceback(tmp_path):
+    command = [str(Path(sys.executable).parent / "pg-train-reinforce"), "--steps", "1000000"]
+    for _ in range(3):  # torch's exit handlers run for some milliseconds: aim at them
+        run = subprocess.Popen(
+            [*command, "--quiet"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        wait_until_sigint_is_held_back(run.pid)
+        wait_until_sigint_is_held_back(run.pid, held=False)  # imported: the program runs
+        time.sleep(0.5)
+        run.send_signal(signal.SIGINT)
+        said = run.stdout.readline()
+        if said.startswith("stopped by SIGINT after"):  # not still importing: how to resume
+            said = run.stdout.readline()
+        assert said.startswith(("resume with:", "stopped by SIGINT before")), said
+        run.send_signal(signal.SIGINT)  # the program has said all it says: it is shutting down
+        out, err = run.communicate(timeout=60)
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+        assert run.returncode in (130, -signal.SIGINT), err
+
+
+def wait_until_sigint_is_held_back(pid: int, held: bool = True) -> None:
+    """Wait until process `pid` blocks SIGINT (its `SigBlk` mask in /proc, Linux), or, with
+    `held=False`, until it lets SIGINT through again."""
     bit = 1 << (signal.SIGINT - 1)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         status = Path(f"/proc/{pid}/status").read_text()
         blocked = next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk"))
-        if int(blocked, 16) & bit:
+        if bool(int(blocked, 16) & bit) == held:
             return
         time.sleep(0.002)
-    raise AssertionError(f"process {pid} never held SIGINT back")
+    raise AssertionError(f"process {pid} never {'held SIGINT back' if held else 'let it through'}")
 
 
 def test_a_signal_before_the_first_update_saves_nothing_and_frees_the_run_name(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import runpy
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,15 @@ from pg.run import cli
 from conftest import ROOT, only_run_dir, run_main, script_copy
 
 PROGRAMS = ["train_reinforce", "train_supervised", "train_episodic", "evaluate"]
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_as_it_was():
+    """A program started here, in the test's process, leaves Ctrl-C to end the process at once
+    as it returns (`pg_launch.launch`): put this process's handler back."""
+    handler = signal.getsignal(signal.SIGINT)
+    yield
+    signal.signal(signal.SIGINT, handler)
 
 
 def test_import_pg_offers_every_name_it_lists_from_the_module_that_defines_it():
