@@ -75,7 +75,6 @@ __all__ = [
 SOLVED_WINDOW = 100  # "solved": the mean return of the last 100 finished episodes reaches a target
 UPDATE_STEPS = 1_000_000  # environment steps an update may take at least, whatever the budget
 COLLAPSED = 0.01  # entropy below this share of its maximum (log K): the policy stopped exploring
-TARGET = ["charts/mean_return_100", "charts/target_return"]  # drawn in one chart
 
 
 def parse_target(text: str) -> float | str | None:
@@ -333,14 +332,12 @@ def train_episodic(
         stop=stop,
         verbose=verbose,
         unit="env step",
-        record={"env": info.name, "target": rule},
+        record={"env": info.name, "target": rule if target is None else f"{target:g}, {rule}"},
         state={"envs": EnvRandomState(envs), "recent": recent, **learned},
         rows=cfg.episodes_per_update,
         show={"mean return": "charts/mean_return_100"},
         histogram_every=1,  # an update runs whole episodes (~0.2 s); its histograms ~10 ms
     )
-    if target is not None:  # drawn with the return, the target stays in the chart's view
-        run.charts({"episodic": {"mean return of the last 100 episodes, and the target": TARGET}})
     generator = run.generator()
     run.finished = recent.solved  # a resumed run may be solved already
     batch = None
@@ -467,8 +464,6 @@ def _scalars(
         "policy/entropy": _entropy(policy, batch),
         "charts/mean_return_100": recent.mean,
     }
-    if recent.target is not None:
-        values["charts/target_return"] = recent.target
     if value_fn is not None:  # the baseline as it weighted this batch, before it learns from it
         with torch.no_grad():
             returns = reward_to_go(batch.reward, batch.done, gamma)[batch.valid]  # (S,) G_t

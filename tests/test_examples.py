@@ -12,11 +12,12 @@ import runpy
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import pg
 
-from conftest import ROOT, run_main
+from conftest import ROOT, read_scalars, run_main
 
 EXAMPLES = ["hunger_supervised", "hunger_reinforce", "cartpole_reinforce"]
 
@@ -85,13 +86,19 @@ def test_the_cartpole_example_solves_it_in_the_package_s_episodes_and_steps(tmp_
     )
     assert done.returncode == 0 and "pg" not in done.stderr, done.stderr
     example = done.stdout.splitlines()
-    package = pg.train_episodic(pg_default_cartpole_policy(), seed=1)
+    package = pg.train_episodic(pg_default_cartpole_policy(), seed=1, logdir=str(tmp_path))
     assert (
         example[0]
         == f"CartPole-v1 solved: mean return {package.mean_return:.1f} over the last 100 episodes"
     )
     assert example[1] == f"after {package.episodes} episodes, {package.env_steps} environment steps"
     assert (package.episodes, package.env_steps) == (608, 124391)
+    # docs/tensorboard.md: TensorBoard's default view (5th to 95th percentile) shows the 500s
+    scalars = read_scalars(package.run_dir)
+    returns = [v for _, v in scalars["charts/episodic_return"]]
+    means = [v for _, v in scalars["charts/mean_return_100"]]
+    assert float(np.quantile(returns, 0.95)) == 500.0
+    assert (round(float(np.quantile(means, 0.95)), 1), round(means[-1], 1)) == (426.2, 478.2)
 
 
 def pg_default_cartpole_policy() -> pg.MLPPolicy:
