@@ -146,10 +146,15 @@ def _restore_optimizer(
         )
 
 
+# optimiser state that is a count or a size, never below 0 (Adam's step and second moment,
+# Rprop's step sizes)
+NON_NEGATIVE_STATE = {"step", "exp_avg_sq", "max_exp_avg_sq", "step_size"}
+
+
 def check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:
     """After loading: the optimiser's settings are those its class takes, of the types and signs
-    it expects, and its per-parameter state has the parameters' shapes; otherwise the next step
-    would fail (Adam without `betas`) or go wrong silently (a negative momentum)."""
+    it expects, and its per-parameter state is what its class keeps (`_check_state`); otherwise
+    the next step would fail (Adam without `betas`) or go wrong silently (a negative momentum)."""
     name = type(optimizer).__name__
     for group in optimizer.param_groups:
         for key, default in optimizer.defaults.items():
@@ -162,14 +167,59 @@ def check_optimizer_state(optimizer: torch.optim.Optimizer, path: Path) -> None:
         unknown = set(group) - set(optimizer.defaults) - {"params", "initial_lr"}
         if unknown:
             raise CheckpointError(f"{path}: {', '.join(sorted(unknown))} is not a {name} setting")
+    _check_state(optimizer, path)
+
+
+def _check_state(optimizer: torch.optim.Optimizer, path: Path) -> None:
+    """Each parameter's saved state holds what the same optimiser, with the same settings, keeps
+    after a step (`_kept_state`): the same entries (Adam's `step`, `exp_avg`, `exp_avg_sq`),
+    tensors of the same dtype, 0-dim or of the parameter's shape, counts and sizes not negative;
+    and there is no state for a parameter the model does not have."""
+    name = type(optimizer).__name__
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    for param in params:
-        for key, value in optimizer.state.get(param, {}).items():
-            if isinstance(value, torch.Tensor) and value.ndim > 0 and value.shape != param.shape:
+    if not {id(key) for key in optimizer.state} <= {id(p) for p in params}:
+        raise CheckpointError(f"{path}: the {name} state is for parameters this model lacks")
+    for group in optimizer.param_groups:
+        for param, kept in zip(group["params"], _kept_state(optimizer, group)):
+            saved = optimizer.state.get(param)
+            if not saved:  # no step taken for it yet
+                continue
+            if set(saved) != set(kept):
                 raise CheckpointError(
-                    f"{path}: the {name} state {key} has shape {tuple(value.shape)}, its "
-                    f"parameter {tuple(param.shape)}"
+                    f"{path}: the {name} state of a parameter holds {', '.join(sorted(saved))}, "
+                    f"not {', '.join(sorted(kept))}"
                 )
+            for key, value in saved.items():
+                problem = _state_problem(key, value, kept[key], param)
+                if problem is not None:
+                    raise CheckpointError(f"{path}: the {name} state {key} {problem}")
+
+
+def _state_problem(key: str, value: Any, kept: torch.Tensor, param: torch.Tensor) -> str | None:
+    """What is wrong with a saved state entry, against the one its optimiser keeps, or None."""
+    if not (isinstance(value, torch.Tensor) and value.dtype == kept.dtype):
+        return f"is not a {kept.dtype} tensor"
+    shape = param.shape if kept.ndim == param.ndim else kept.shape  # like its parameter, or 0-dim
+    if value.shape != shape:
+        return f"has shape {tuple(value.shape)}, its parameter {tuple(param.shape)}"
+    if key in NON_NEGATIVE_STATE and bool((value < 0).any()):
+        return "is negative"
+    return None
+
+
+def _kept_state(optimizer: torch.optim.Optimizer, group: dict) -> list[dict[str, torch.Tensor]]:
+    """What `optimizer`'s class keeps for each parameter of `group` after one step with its
+    settings, from a stand-in of one element per dimension (cheap whatever the model's size)."""
+    stand_ins = [
+        torch.nn.Parameter(torch.zeros((1,) * p.ndim, dtype=p.dtype, device=p.device))
+        for p in group["params"]
+    ]
+    for stand_in in stand_ins:
+        stand_in.grad = torch.zeros_like(stand_in)
+    settings = {key: group[key] for key in optimizer.defaults}
+    reference = type(optimizer)(stand_ins, **settings)
+    reference.step()
+    return [reference.state[stand_in] for stand_in in stand_ins]
 
 
 def _usable(value: Any, default: Any) -> bool:

@@ -583,22 +583,52 @@ def wrong_shape(state):
     state["optimizer"]["state"][0]["exp_avg"] = torch.zeros(3)
 
 
+def drop_exp_avg(state):  # Adam's first step for the bias would fail with KeyError: 'exp_avg'
+    del state["optimizer"]["state"][0]["exp_avg"]
+
+
+def negative_second_moment(state):  # its square root would be NaN
+    state["optimizer"]["state"][0]["exp_avg_sq"] = torch.tensor(-1.0)
+
+
+def negative_step_size(state):  # Rprop would step the wrong way until it clamps
+    state["optimizer"]["state"][0]["step_size"] = torch.tensor(-0.5)
+
+
+def whole_number_step(state):  # torch keeps Adam's count a float32 tensor
+    state["optimizer"]["state"][0]["step"] = torch.tensor(3)
+
+
+def state_of_another_parameter(state):
+    state["optimizer"]["state"][7] = state["optimizer"]["state"][0]
+
+
 @pytest.mark.parametrize(
     "optimizer, edit, words",
     [
         ("adam", drop_betas, "the Adam setting betas is missing"),
         ("sgd", negative_momentum, "the SGD setting momentum is -0.5"),
         ("adam", wrong_shape, "the Adam state exp_avg has shape (3,), its parameter ()"),
+        ("adam", drop_exp_avg, "holds exp_avg_sq, step, not exp_avg, exp_avg_sq, step"),
+        ("adam", negative_second_moment, "the Adam state exp_avg_sq is negative"),
+        ("rprop", negative_step_size, "the Rprop state step_size is negative"),
+        ("adam", whole_number_step, "the Adam state step is not a torch.float32 tensor"),
+        ("adam", state_of_another_parameter, "the Adam state is for parameters this model lacks"),
     ],
 )
 def test_an_edited_optimiser_state_is_refused_in_one_line_before_training(
     tmp_path, optimizer, edit, words
 ):
-    settings = {"optimizer": optimizer, "lr": 0.5, "batch_size": 8, "logdir": str(tmp_path)}
-    first = pg.train_reinforce(pg.HungerPolicy(), steps=3, **settings)
+    def train(policy, **settings):  # Rprop is full-batch: the supervised trainer's
+        if optimizer == "rprop":
+            return pg.train_supervised(policy, *pg.article_data(), **settings)
+        return pg.train_reinforce(policy, batch_size=8, **settings)
+
+    settings = {"optimizer": optimizer, "lr": 0.5, "logdir": str(tmp_path)}
+    first = train(pg.HungerPolicy(), steps=3, **settings)
     edited = resealed(first.run_dir, edit)
     with pytest.raises(checkpoint.CheckpointError) as caught:
-        pg.train_reinforce(pg.HungerPolicy(), steps=6, resume=edited, **settings)
+        train(pg.HungerPolicy(), steps=6, resume=edited, **settings)
     assert words in str(caught.value) and "\n" not in str(caught.value)
 
 
