@@ -29,7 +29,6 @@ __all__ = [
     "check_optimizer",
     "check_positive",
     "check_same_batch",
-    "check_saved",
     "check_sizes",
     "continued",
     "parse_sizes",
@@ -144,7 +143,7 @@ def continued(
         if field.name not in saved:
             raise UsageError(f"the run's saved settings lack {field.name}")
         value = saved[field.name]
-        check_saved(field, value, hints[field.name])
+        _check_saved(field, value, hints[field.name])
         if field.name in may_change:
             continue
         if field.name in given and given[field.name] != value:
@@ -156,7 +155,7 @@ def continued(
     return merged
 
 
-def check_saved(field: dataclasses.Field, value: Any, hint: Any) -> None:
+def _check_saved(field: dataclasses.Field, value: Any, hint: Any) -> None:
     """A saved setting of its field's declared type, and one of its choices if it has them:
     what the dataclass and argparse check of a value typed as a flag."""
     if not _has_type(value, hint):
