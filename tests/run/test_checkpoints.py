@@ -668,7 +668,7 @@ def test_a_checkpoint_whose_settings_were_edited_is_refused_by_the_program_namin
     assert run_main(script, *flags, monkeypatch=monkeypatch, capsys=capsys)[0] == 0
     run_dir = tmp_path / "logs" / kind / "r"
     settings = checkpoint.load(run_dir).state["settings"]
-    assert (field in settings) == (field != "colour")
+    assert (field in settings) == (field != "colour")  # an edit of a real setting, or an extra
 
     def edit(state):
         if value is MISSING:
