@@ -33,7 +33,7 @@ from torch import Tensor
 from torch.distributions import Bernoulli, Categorical, Distribution, Independent
 
 from pg.policy import Policy, sample_actions
-from pg.run.settings import UsageError, require
+from pg.run.settings import UsageError, first_line, require
 from pg.run.stopping import RunFault
 
 __all__ = [
@@ -238,7 +238,7 @@ def _step(envs: Any, action: Tensor, space: Any, done: int) -> tuple:
     try:
         obs, reward, terminated, truncated, _ = envs.step(_env_action(action, space))
     except Exception as error:
-        what = f"{type(error).__name__}: {_first_line(error)}"
+        what = f"{type(error).__name__}: {first_line(error)}"
         raise RunFault(f"the environment's step failed after {done} steps: {what}") from None
     return obs, reward, terminated, truncated
 
@@ -310,12 +310,7 @@ def _making(name: str) -> Iterator[None]:
     except UsageError:
         raise
     except (gym.error.Error, ImportError, TypeError, ValueError, AttributeError) as error:
-        raise UsageError(f"cannot make environment {name}: {_first_line(error)}") from None
+        raise UsageError(f"cannot make environment {name}: {first_line(error)}") from None
     except (Exception, SystemExit) as error:  # a user's module: a SyntaxError, a sys.exit(3)
-        what = f"{type(error).__name__}: {_first_line(error)}"
+        what = f"{type(error).__name__}: {first_line(error)}"
         raise UsageError(f"cannot make environment {name}: its code raised {what}") from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -188,8 +188,7 @@ def train_reinforce(
             )
             tail.add(step, reward)
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
-            path = [run.initial["policy/bias"], *run.history.get("policy/bias", [])]
-            figure = _reward_curve(env, policy, path, cfg.seed)
+            figure = _reward_curve(env, policy, run.path("policy/bias"), cfg.seed)
             run.log_figure("figures/reward_vs_bias", figure, "reward_vs_bias.png")
     return ReinforceResult(
         average_reward=tail.mean(),

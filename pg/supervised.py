@@ -144,8 +144,7 @@ def train_supervised(
         with torch.no_grad(), evaluating(policy):
             final_loss = F.mse_loss(policy(hunger), target).item()
         if cfg.figure and trained_bias(policy) is not None and run.run_dir is not None:
-            path = [run.initial["policy/bias"], *run.history.get("policy/bias", [])]
-            figure = _mse_curve(policy, hunger, target, path)
+            figure = _mse_curve(policy, hunger, target, run.path("policy/bias"))
             run.log_figure("figures/mse_vs_bias", figure, "mse_vs_bias.png")
     return SupervisedResult(loss=final_loss, steps=run.step, **run.outcome())
 

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from pg.run.settings import MAX_LR, UsageError
+from pg.run.settings import MAX_LR, UsageError, first_line
 from pg.run.stopping import NonFiniteError
 
 __all__ = [
@@ -92,7 +92,7 @@ def save(run_dir: Path, state: dict[str, Any]) -> Checkpoint:
     try:
         torch.save(sealed, partial)
     except RuntimeError as e:  # torch's zip writer reports a full or read-only disk this way
-        raise OSError(f"cannot write the checkpoint in {run_dir}: {_first_line(e)}") from None
+        raise OSError(f"cannot write the checkpoint in {run_dir}: {first_line(e)}") from None
     os.replace(partial, path)
     return Checkpoint(path, state)
 
@@ -283,7 +283,7 @@ def fitting(path: Path) -> Iterator[None]:
     except CheckpointError:
         raise
     except (ValueError, RuntimeError, LookupError, TypeError, AttributeError, ArithmeticError) as e:
-        raise CheckpointError(f"{path}: does not fit this run ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: does not fit this run ({first_line(e)})") from None
 
 
 def load(path: str | Path, trainer: str | None = None) -> Checkpoint:
@@ -334,7 +334,7 @@ def _read(path: Path, source: Any = None) -> Any:
             f"{path}: not a readable checkpoint (not a file that torch.save wrote)"
         ) from None
     except Exception as e:  # a damaged zip can fail in many ways; all of them mean "unreadable"
-        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(e)})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({first_line(e)})") from None
 
 
 def _schema_problem(state: Any) -> str | None:
@@ -405,12 +405,6 @@ def _optimizer_problem(saved: Any) -> str | None:
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= MAX_LR):
             return f"the optimizer's learning rate must be in (0, {MAX_LR:g}], got {lr!r}"
     return None
-
-
-def _first_line(error: Exception) -> str:
-    """An exception's message in one line (torch's can run to many), or its type's name."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _is_event_file(name: str) -> bool:

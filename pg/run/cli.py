@@ -135,7 +135,7 @@ def continue_run(
     typed = _typed_fields(args, sys.argv[1:] if argv is None else argv)
     fields = {field.name for field in dataclasses.fields(args)}
     missing, unknown = sorted(fields - set(saved)), sorted(set(saved) - fields)
-    if missing:  # the program's own settings (a flag like --weight) lack from a library run's
+    if missing:  # a run from Python: its settings lack the program's own flags (--weight, say)
         raise UsageError(
             f"the run's settings lack {', '.join(missing)}: it was not saved by this program "
             "(a run started from Python resumes from Python)"

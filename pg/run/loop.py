@@ -199,7 +199,7 @@ class Run:
             self.run_dir is not None
             and self.resumed is None
             and self.step == 0
-            and (self.stop_requested)
+            and self.stop_requested
         ):  # a signal before the first update: the folder holds no work, and frees its name
             discard_empty_run(self.run_dir)
             self.run_dir = None
@@ -301,6 +301,11 @@ class Run:
     def checkpoint(self) -> Path | None:
         """The last checkpoint written."""
         return self._saved.path if self._saved is not None else None
+
+    def path(self, tag: str) -> list[float]:
+        """A scalar parameter's values (`policy/bias`) from the start: where it began, then each
+        logged value, as its TensorBoard curve has them; for the figures."""
+        return [self.initial[tag], *self.history.get(tag, [])]
 
     def outcome(self) -> dict[str, Any]:
         """The fields of `RunResult`, for the trainer's result."""

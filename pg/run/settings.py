@@ -31,6 +31,7 @@ __all__ = [
     "check_same_batch",
     "check_sizes",
     "continued",
+    "first_line",
     "parse_sizes",
     "require",
     "resolve",
@@ -45,6 +46,13 @@ MAX_LR = 1e6
 
 class UsageError(ValueError):
     """Bad input from the user: a setting, a data file, a run folder. Programs exit 2 on it."""
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message in one line (torch's and gymnasium's can run to many), or its
+    type's name: what a one-line error quotes of the error it replaces."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def setting(default: Any, help: str, **metadata: Any) -> Any:
